@@ -1,0 +1,1 @@
+"""The trading engine: clock, events, types, order book, config, store (never imports the UI)."""
