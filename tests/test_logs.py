@@ -14,7 +14,9 @@ SECRET = "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A"
 @pytest.fixture
 def file_log(tmp_path):
     redactor = SecretRedactor()
-    handler = configure_logging(tmp_path / "logs", redactor, level="DEBUG", max_bytes=2000, backups=2)
+    handler = configure_logging(
+        tmp_path / "logs", redactor, level="DEBUG", max_bytes=2000, backups=2
+    )
     yield redactor, handler, tmp_path / "logs"
     logging.getLogger("birdterm").removeHandler(handler)
     handler.close()

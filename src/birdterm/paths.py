@@ -12,7 +12,9 @@ def default_data_dir(environ: dict[str, str] | None = None) -> Path:
     if explicit := env.get("BIRDTERM_DATA_DIR"):
         return Path(explicit).expanduser()
     xdg = env.get("XDG_DATA_HOME")
-    base = Path(xdg).expanduser() if xdg and Path(xdg).is_absolute() else Path.home() / ".local/share"
+    base = (
+        Path(xdg).expanduser() if xdg and Path(xdg).is_absolute() else Path.home() / ".local/share"
+    )
     return base / "birdterm"
 
 

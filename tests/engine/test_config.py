@@ -64,7 +64,7 @@ def test_missing_file(tmp_path):
 
 
 def test_bad_toml_syntax_reports_line(tmp_path):
-    path = write(tmp_path, GOOD.replace('tick_size = 0.5', 'tick_size = = 0.5'))
+    path = write(tmp_path, GOOD.replace("tick_size = 0.5", "tick_size = = 0.5"))
     with pytest.raises(ConfigError) as info:
         load_config(path, BotConfig)
     issue = only_issue(info)
@@ -133,7 +133,7 @@ def test_cross_field_rules(tmp_path):
     with pytest.raises(ConfigError, match="only for paper connectors"):
         load_config(write(tmp_path, live_with_paper), BotConfig)
     foreign_asset = GOOD.replace("BTC = 0.25", "SOL = 3")
-    with pytest.raises(ConfigError, match="SOL are not assets.*valid: BTC, ETH, USDT"):
+    with pytest.raises(ConfigError, match=r"SOL are not assets.*valid: BTC, ETH, USDT"):
         load_config(write(tmp_path, foreign_asset), BotConfig)
     negative = GOOD.replace("BTC = 0.25", "BTC = -1")
     with pytest.raises(ConfigError, match="balance of BTC must be >= 0, got -1"):
@@ -152,7 +152,7 @@ def test_locate_line_in_arrays_of_tables():
 def test_save_text_validates_before_writing_and_keeps_old_file(tmp_path):
     path = write(tmp_path, GOOD)
     bad = GOOD.replace("tick_size = 0.5", "tick_size = -1")
-    with pytest.raises(ConfigError, match="bot.tick_size"):
+    with pytest.raises(ConfigError, match=r"bot\.tick_size"):
         save_config_text(path, bad, BotConfig)
     assert path.read_text() == GOOD
     assert list(tmp_path.iterdir()) == [path]  # no temp file left behind

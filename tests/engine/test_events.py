@@ -17,9 +17,16 @@ from birdterm.engine.types import OrderType, TradeFee, TradeType
 
 def filled(trade_id="t1"):
     return OrderFilled(
-        timestamp=10.0, client_order_id="c1", trading_pair="BTC-USDT", trade_id=trade_id,
-        order_type=OrderType.LIMIT, trade_type=TradeType.BUY, price=D("100"), amount=D("0.5"),
-        fee=TradeFee(percent=D("0.001")), is_maker=True,
+        timestamp=10.0,
+        client_order_id="c1",
+        trading_pair="BTC-USDT",
+        trade_id=trade_id,
+        order_type=OrderType.LIMIT,
+        trade_type=TradeType.BUY,
+        price=D("100"),
+        amount=D("0.5"),
+        fee=TradeFee(percent=D("0.001")),
+        is_maker=True,
     )
 
 

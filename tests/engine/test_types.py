@@ -40,7 +40,10 @@ def make_order(amount="1", price="100", state=OrderState.PENDING_CREATE, side=Tr
     return order
 
 
-def fill(trade_id, amount, price="100", fee=TradeFee()):
+NO_FEE = TradeFee()
+
+
+def fill(trade_id, amount, price="100", fee=NO_FEE):
     return TradeUpdate(trade_id, "c1", D(price), D(amount), fee, timestamp=2.0)
 
 
@@ -223,7 +226,7 @@ def test_fee_schema_picks_maker_or_taker_and_guards_range():
     schema = TradeFeeSchema(maker_percent=D("0.0002"), taker_percent=D("0.0007"))
     assert schema.fee(is_maker=True).percent == D("0.0002")
     assert schema.fee(is_maker=False).percent == D("0.0007")
-    with pytest.raises(ValueError, match="taker_percent=0.5"):
+    with pytest.raises(ValueError, match=r"taker_percent=0\.5"):
         TradeFeeSchema(taker_percent=D("0.5"))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import time
@@ -110,7 +111,7 @@ class Clock:
             self._start_child(child, self.current_timestamp)
 
     def remove_iterator(self, child: TimeIterator) -> None:
-        """Remove a child; a started child is stopped, and skipped if the tick has not reached it."""
+        """Remove a child: stopped if started, and skipped if this tick has not reached it yet."""
         for i, c in enumerate(self._children):
             if c is child:
                 del self._children[i]
@@ -239,7 +240,5 @@ class Clock:
         # asyncio may wake a timer up to one clock resolution early; wait again until the slot.
         assert self._stop_event is not None
         while (delay := slot - self._wall_time()) > 0 and not self._stop_requested:
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop_event.wait(), timeout=delay)
-            except TimeoutError:
-                pass

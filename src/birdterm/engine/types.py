@@ -145,8 +145,9 @@ class TradeFee:
     percent_token: str | None = None
     flat_fees: tuple[TokenAmount, ...] = ()
 
-    def amounts(self, base: str, quote: str, amount: Decimal, price: Decimal, trade_type: TradeType
-                ) -> dict[str, Decimal]:
+    def amounts(
+        self, base: str, quote: str, amount: Decimal, price: Decimal, trade_type: TradeType
+    ) -> dict[str, Decimal]:
         """Fee per asset for a fill of `amount` base at `price` (percent fee in the received asset
         unless `percent_token` says otherwise)."""
         fees: dict[str, Decimal] = {}
@@ -166,8 +167,9 @@ class TradeFee:
             fees[flat.token] = fees.get(flat.token, ZERO) + flat.amount
         return fees
 
-    def in_quote(self, base: str, quote: str, amount: Decimal, price: Decimal,
-                 trade_type: TradeType) -> Decimal:
+    def in_quote(
+        self, base: str, quote: str, amount: Decimal, price: Decimal, trade_type: TradeType
+    ) -> Decimal:
         """The fee's value in the quote asset (base-asset fees valued at the fill price)."""
         total = ZERO
         for token, value in self.amounts(base, quote, amount, price, trade_type).items():
@@ -227,7 +229,9 @@ class TradingRule:
         split_trading_pair(self.trading_pair)
         for name in ("tick_size", "step_size"):
             if getattr(self, name) <= 0:
-                raise ValueError(f"{self.trading_pair}: {name} must be > 0, got {getattr(self, name)}")
+                raise ValueError(
+                    f"{self.trading_pair}: {name} must be > 0, got {getattr(self, name)}"
+                )
 
     def quantize_price(self, price: Decimal, trade_type: TradeType | None = None) -> Decimal:
         """Round a price to the tick grid: bids down, asks up (never more aggressive than asked);
@@ -259,8 +263,9 @@ class TradingRule:
                 f"is below the minimum notional {self.min_notional}"
             )
 
-    def quantize_order(self, trade_type: TradeType, price: Decimal, amount: Decimal
-                       ) -> tuple[Decimal, Decimal]:
+    def quantize_order(
+        self, trade_type: TradeType, price: Decimal, amount: Decimal
+    ) -> tuple[Decimal, Decimal]:
         """Quantize price and amount, then check the limits; returns what may be sent."""
         q_price = self.quantize_price(price, trade_type)
         q_amount = self.quantize_amount(amount)

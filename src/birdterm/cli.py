@@ -1,0 +1,100 @@
+"""The `birdterm` command: the TUI by default, plus subcommands that share the same core."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from birdterm import __version__
+from birdterm.engine.bot_config import BotConfig
+from birdterm.engine.config import ConfigError, load_config
+from birdterm.logs import SecretRedactor, configure_logging
+from birdterm.paths import default_data_dir, ensure_data_dir
+
+app = typer.Typer(
+    name="birdterm",
+    help="A crypto trading bot in one terminal app. With no command, opens the TUI.",
+    no_args_is_help=False,
+    add_completion=False,
+    rich_markup_mode=None,
+)
+config_app = typer.Typer(help="Work with bot config files.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+
+DataDirOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-dir",
+        help="Where logs and the store live (default: $BIRDTERM_DATA_DIR or XDG data dir).",
+        file_okay=False,
+    ),
+]
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"birdterm {__version__}")
+        raise typer.Exit()
+
+
+def _load_bot_config(path: Path) -> BotConfig:
+    try:
+        return load_config(path, BotConfig)
+    except ConfigError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(code=2) from exc
+
+
+@app.callback(invoke_without_command=True)
+def main_callback(
+    ctx: typer.Context,
+    config: Annotated[
+        Path | None, typer.Option("--config", "-c", help="Bot config (TOML) to load.")
+    ] = None,
+    data_dir: DataDirOption = None,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
+    ] = False,
+) -> None:
+    """Open the terminal app (when no command is given)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from birdterm.app import create_app  # Textual is only imported when the TUI is wanted
+    from birdterm.engine.engine import Engine
+
+    bot_config = _load_bot_config(config) if config else None
+    directory = ensure_data_dir(data_dir or default_data_dir())
+    redactor = SecretRedactor()
+    level = bot_config.bot.log_level if bot_config else "INFO"
+    configure_logging(directory / "logs", redactor, level=level)
+    engine = Engine(directory, bot_config)
+    create_app(directory, engine=engine, redactor=redactor).run()
+
+
+@config_app.command("check")
+def config_check(
+    path: Annotated[Path, typer.Argument(help="The TOML file to validate.")],
+) -> None:
+    """Validate a bot config: print every problem with file:line: field, exit 2 if any."""
+    config = _load_bot_config(path)
+    typer.echo(
+        f"{path}: valid ({config.market.connector}, {', '.join(config.market.trading_pairs)})"
+    )
+
+
+@app.command("info")
+def info(data_dir: DataDirOption = None) -> None:
+    """Show the version, the data dir and the compiled extensions in use."""
+    import birdterm.sim as sim
+
+    typer.echo(f"birdterm {__version__}")
+    typer.echo(f"data dir   {data_dir or default_data_dir()}")
+    typer.echo(f"extension  {sim.price_levels.__file__}")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
