@@ -1,10 +1,11 @@
 """The `birdterm` command line: help, version, config check."""
 
-from tests.helpers import EXAMPLE_CONFIG
 from typer.testing import CliRunner
 
 from birdterm import __version__
 from birdterm.cli import app
+
+from tests.helpers import EXAMPLE_CONFIG
 
 runner = CliRunner()
 

@@ -10,6 +10,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+
 from tests.helpers import EXAMPLE_CONFIG
 
 pytestmark = pytest.mark.e2e

@@ -2,12 +2,12 @@
 
 import asyncio
 
-from tests.helpers import EXAMPLE_CONFIG
-
 from birdterm.app import create_app
 from birdterm.engine.bot_config import BotConfig
 from birdterm.engine.config import load_config
 from birdterm.engine.engine import Engine
+
+from tests.helpers import EXAMPLE_CONFIG
 
 SIZE = (120, 40)
 
