@@ -48,6 +48,22 @@ cdef int _check_level(double price, double qty) except -1:
     return 0
 
 
+cdef int _grow(Level** buffer, Py_ssize_t* capacity, Py_ssize_t needed) except -1:
+    """Double `*capacity` until it holds `needed` levels, reallocating `*buffer`."""
+    cdef Py_ssize_t cap = capacity[0]
+    cdef Level* grown
+    if needed <= cap:
+        return 0
+    while cap < needed:
+        cap *= 2
+    grown = <Level*> PyMem_Realloc(buffer[0], cap * sizeof(Level))
+    if grown == NULL:
+        raise MemoryError()
+    buffer[0] = grown
+    capacity[0] = cap
+    return 0
+
+
 cdef class PriceLevels:
     """One book side: sorted levels with the best at the end, binary-searched, memmoved."""
 
@@ -79,31 +95,11 @@ cdef class PriceLevels:
     # ---- internals -------------------------------------------------------------------------
 
     cdef int _reserve(self, Py_ssize_t needed) except -1:
-        cdef Py_ssize_t cap = self._cap
-        cdef Level* grown
-        if needed <= cap:
-            return 0
-        while cap < needed:
-            cap *= 2
-        grown = <Level*> PyMem_Realloc(self._levels, cap * sizeof(Level))
-        if grown == NULL:
-            raise MemoryError()
-        self._levels = grown
-        self._cap = cap
+        _grow(&self._levels, &self._cap, needed)
         return 0
 
     cdef int _reserve_scratch(self, Py_ssize_t needed) except -1:
-        cdef Py_ssize_t cap = self._scratch_cap
-        cdef Level* grown
-        if needed <= cap:
-            return 0
-        while cap < needed:
-            cap *= 2
-        grown = <Level*> PyMem_Realloc(self._scratch, cap * sizeof(Level))
-        if grown == NULL:
-            raise MemoryError()
-        self._scratch = grown
-        self._scratch_cap = cap
+        _grow(&self._scratch, &self._scratch_cap, needed)
         return 0
 
     cdef inline Py_ssize_t _lower_bound(self, double price) noexcept nogil:
