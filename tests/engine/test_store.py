@@ -232,15 +232,15 @@ def test_executor_config_that_is_not_json_raises(store):
 
 
 def test_position_holds_round_trip_and_upsert(store):
-    empty = PositionHoldRecord("binance", "ETH-USDT", "pmm", D("0"), None, D("0"), 1.0)
+    empty = PositionHoldRecord("binance", "ETH-USDT", "pmm", D("0"), D("0"), D("0"), D("0"), 1.0)
     held = PositionHoldRecord(
-        "binance", "BTC-USDT", "pmm", D("0.015"), D("42000.125"), D("3.21"), 2.0
+        "binance", "BTC-USDT", "pmm", D("0.015"), D("630.001875"), D("3.21"), D("0.63"), 2.0
     )
     store.save_position_hold(empty)
     store.save_position_hold(held)
     assert store.load_position_holds() == [held, empty]
     sold = PositionHoldRecord(
-        "binance", "BTC-USDT", "pmm", D("0.005"), D("42000.125"), D("5.00"), 3.0
+        "binance", "BTC-USDT", "pmm", D("-0.005"), D("-210.5"), D("5.00"), D("0.84"), 3.0
     )
     store.save_position_hold(sold)
     assert store.load_position_holds() == [sold, empty]
@@ -278,7 +278,7 @@ def test_failed_transaction_writes_nothing(store):
         store.save_order(make_order("a"), "binance")
         store.record_fill(make_fill("a", "t1", "0.5"))
         store.save_position_hold(
-            PositionHoldRecord("binance", "BTC-USDT", "pmm", D("1"), D("100"), D("0"), 1.0)
+            PositionHoldRecord("binance", "BTC-USDT", "pmm", D("1"), D("100"), D("0"), D("0"), 1.0)
         )
         raise RuntimeError("boom")
     assert store.load_order("a") is None

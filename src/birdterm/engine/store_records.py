@@ -74,9 +74,10 @@ MIGRATIONS: tuple[str, ...] = (
         connector          TEXT NOT NULL,
         trading_pair       TEXT NOT NULL,
         controller_id      TEXT NOT NULL,
-        base_amount        TEXT NOT NULL,
-        break_even_price   TEXT,  -- NULL while nothing is held
+        base_amount        TEXT NOT NULL,  -- signed: negative is a short
+        cost_quote         TEXT NOT NULL,  -- cost basis of base_amount, fees included
         realized_pnl_quote TEXT NOT NULL,
+        fees_quote         TEXT NOT NULL,
         updated_ts         REAL NOT NULL,
         PRIMARY KEY (connector, trading_pair, controller_id)
     );
@@ -112,8 +113,8 @@ EXECUTOR_COLUMNS = (
     "fees_quote", "custom_info_json",
 )  # fmt: skip
 HOLD_COLUMNS = (
-    "connector", "trading_pair", "controller_id", "base_amount", "break_even_price",
-    "realized_pnl_quote", "updated_ts",
+    "connector", "trading_pair", "controller_id", "base_amount", "cost_quote",
+    "realized_pnl_quote", "fees_quote", "updated_ts",
 )  # fmt: skip
 RUN_COLUMNS = (
     "created_ts", "config_json", "status", "data_start_ts", "data_end_ts", "metrics_json",
@@ -191,8 +192,9 @@ class PositionHoldRecord:
     trading_pair: str
     controller_id: str
     base_amount: Decimal
-    break_even_price: Decimal | None
+    cost_quote: Decimal
     realized_pnl_quote: Decimal
+    fees_quote: Decimal
     updated_ts: float
 
 
@@ -313,14 +315,22 @@ def hold_row(record: PositionHoldRecord) -> Row:
     """A position hold as a row of HOLD_COLUMNS."""
     return (
         record.connector, record.trading_pair, record.controller_id, str(record.base_amount),
-        _text(record.break_even_price), str(record.realized_pnl_quote), record.updated_ts,
+        str(record.cost_quote), str(record.realized_pnl_quote), str(record.fees_quote),
+        record.updated_ts,
     )  # fmt: skip
 
 
 def hold_from_row(row: Row) -> PositionHoldRecord:
     """The position hold in a row of HOLD_COLUMNS."""
     return PositionHoldRecord(
-        row[0], row[1], row[2], Decimal(row[3]), _decimal(row[4]), Decimal(row[5]), row[6]
+        row[0],
+        row[1],
+        row[2],
+        Decimal(row[3]),
+        Decimal(row[4]),
+        Decimal(row[5]),
+        Decimal(row[6]),
+        row[7],
     )
 
 

@@ -1,0 +1,1 @@
+"""Executors: own their orders and their lifecycle; PositionHold keeps what they leave behind."""
