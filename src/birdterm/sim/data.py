@@ -100,6 +100,28 @@ def _first_bad(checks: list[tuple[np.ndarray, Callable[[int], str]]]) -> tuple[i
     return None if best is None else (best[0], best[1](best[0]))
 
 
+def build_candles(
+    ts: np.ndarray,
+    open_: np.ndarray,
+    high: np.ndarray,
+    low: np.ndarray,
+    close: np.ndarray,
+    volume: np.ndarray | float,
+    trades: np.ndarray | int,
+) -> np.ndarray:
+    """A CANDLE_DTYPE array from columns; quote volume estimated as volume x typical price."""
+    candles = np.zeros(len(ts), dtype=CANDLE_DTYPE)
+    candles["ts"] = ts
+    candles["open"] = open_
+    candles["high"] = high
+    candles["low"] = low
+    candles["close"] = close
+    candles["volume"] = volume
+    candles["quote_volume"] = candles["volume"] * (high + low + close) / 3
+    candles["trades"] = trades
+    return candles
+
+
 def validate_candles(candles: np.ndarray, interval: str) -> None:
     """Raise DataError naming the first bad row: order, alignment, OHLC, volume, NaN."""
     require_dtype(candles, CANDLE_DTYPE, "candles")

@@ -17,7 +17,13 @@ import math
 import numpy as np
 from numpy.typing import ArrayLike
 
-from birdterm.sim.data import CANDLE_DTYPE, TRADE_DTYPE, DataError, interval_ms, validate_candles
+from birdterm.sim.data import (
+    TRADE_DTYPE,
+    DataError,
+    build_candles,
+    interval_ms,
+    validate_candles,
+)
 
 CALM_VOL_1S = 1e-4
 VOLATILE_RATIO = 4.0
@@ -144,16 +150,8 @@ def synthetic_candles(
     volume = np.round(mean_volume * activity * noise, 8)
     trade_counts = 1 + volume_rng.poisson(volume / MEAN_TRADE_QTY)
 
-    candles = np.zeros(n, dtype=CANDLE_DTYPE)
-    candles["ts"] = start_ms + step * np.arange(n, dtype=np.int64)
-    candles["open"] = open_
-    candles["high"] = high
-    candles["low"] = low
-    candles["close"] = close
-    candles["volume"] = volume
-    candles["quote_volume"] = volume * (high + low + close) / 3
-    candles["trades"] = trade_counts
-    return candles
+    ts = start_ms + step * np.arange(n, dtype=np.int64)
+    return build_candles(ts, open_, high, low, close, volume, trade_counts)
 
 
 def synthetic_trades(
@@ -224,14 +222,7 @@ def candles_from_path(
     open_ = np.asarray(opens, dtype=np.float64) if opens is not None else after_close
     high = np.asarray(highs, dtype=np.float64) if highs is not None else np.maximum(open_, close)
     low = np.asarray(lows, dtype=np.float64) if lows is not None else np.minimum(open_, close)
-    candles = np.zeros(close.size, dtype=CANDLE_DTYPE)
-    candles["ts"] = start_ms + step * np.arange(close.size, dtype=np.int64)
-    candles["open"] = open_
-    candles["high"] = high
-    candles["low"] = low
-    candles["close"] = close
-    candles["volume"] = volume
-    candles["quote_volume"] = volume * (high + low + close) / 3
-    candles["trades"] = trades
+    ts = start_ms + step * np.arange(close.size, dtype=np.int64)
+    candles = build_candles(ts, open_, high, low, close, volume, trades)
     validate_candles(candles, interval)
     return candles
