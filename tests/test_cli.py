@@ -38,7 +38,7 @@ def test_config_check_valid_and_invalid(tmp_path):
 
 
 def test_info_names_the_compiled_extension(tmp_path):
-    result = runner.invoke(app, ["info", "--data-dir", str(tmp_path)])
+    result = runner.invoke(app, ["--data-dir", str(tmp_path), "info"])
     assert result.exit_code == 0
     assert f"data dir   {tmp_path}" in result.output
     assert ".so" in result.output or ".pyd" in result.output

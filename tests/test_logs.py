@@ -17,7 +17,9 @@ def file_log(tmp_path):
     handler = configure_logging(
         tmp_path / "logs", redactor, level="DEBUG", max_bytes=2000, backups=2
     )
+    level = logging.getLogger("birdterm").level
     yield redactor, handler, tmp_path / "logs"
+    logging.getLogger("birdterm").setLevel(level)
     logging.getLogger("birdterm").removeHandler(handler)
     handler.close()
 
@@ -78,3 +80,12 @@ def test_data_dir_resolution():
     # a relative XDG_DATA_HOME is invalid per the spec and ignored
     assert default_data_dir({"XDG_DATA_HOME": "rel"}) == Path.home() / ".local/share/birdterm"
     assert default_data_dir({}) == Path.home() / ".local/share/birdterm"
+
+
+def test_bad_format_string_with_secrets_registered_does_not_raise(file_log):
+    redactor, handler, log_dir = file_log
+    redactor.register(SECRET)
+    logging.getLogger("birdterm").info("value %s %s", SECRET)  # one arg short
+    handler.flush()
+    text = read_all(log_dir)
+    assert "value %s %s" in text and SECRET not in text and MASK in text

@@ -115,6 +115,10 @@ class BirdtermApp(App[None]):
         except CommandError as exc:
             screen.write_log(f"error: {exc}")
             return
+        except Exception as exc:  # a bug in one command must not take the app (and engine) down
+            logging.getLogger("birdterm.commands").exception("command %r failed", line)
+            screen.write_log(f"error: {line} failed unexpectedly: {exc!r} (details in the log)")
+            return
         screen.write_log(result.text)
         if result.quit:
             self.exit()

@@ -60,6 +60,7 @@ def main_callback(
     ] = False,
 ) -> None:
     """Open the terminal app (when no command is given)."""
+    ctx.obj = {"data_dir": data_dir}
     if ctx.invoked_subcommand is not None:
         return
     from birdterm.app import create_app  # Textual is only imported when the TUI is wanted
@@ -71,7 +72,9 @@ def main_callback(
     level = bot_config.bot.log_level if bot_config else "INFO"
     configure_logging(directory / "logs", redactor, level=level)
     engine = Engine(directory, bot_config)
-    create_app(directory, engine=engine, redactor=redactor).run()
+    tui = create_app(directory, engine=engine, redactor=redactor)
+    tui.run()
+    raise typer.Exit(code=tui.return_code or 0)
 
 
 @config_app.command("check")
@@ -86,10 +89,11 @@ def config_check(
 
 
 @app.command("info")
-def info(data_dir: DataDirOption = None) -> None:
+def info(ctx: typer.Context) -> None:
     """Show the version, the data dir and the compiled extensions in use."""
     import birdterm.sim as sim
 
+    data_dir = ctx.obj["data_dir"] if ctx.obj else None
     typer.echo(f"birdterm {__version__}")
     typer.echo(f"data dir   {data_dir or default_data_dir()}")
     typer.echo(f"extension  {sim.price_levels.__file__}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import shlex
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from birdterm.engine.bot_config import BotConfig
@@ -30,6 +30,7 @@ class CommandContext:
     """What a command handler may use."""
 
     engine: Engine
+    commands: tuple[Command, ...] = ()  # filled in by the registry that runs the command
 
 
 Handler = Callable[[CommandContext, list[str]], CommandResult]
@@ -81,14 +82,12 @@ class CommandRegistry:
                 f"/{name} takes {len(command.args)} argument(s), got {len(args)}; "
                 f"usage: {command.usage}"
             )
-        return command.handler(context, args)
+        return command.handler(replace(context, commands=self.commands), args)
 
 
 def _help(context: CommandContext, args: list[str]) -> CommandResult:
-    width = max(len(c.usage) for c in DEFAULT_COMMANDS)
-    lines = [
-        f"{c.usage:<{width}}  {c.help}" for c in sorted(DEFAULT_COMMANDS, key=lambda c: c.name)
-    ]
+    width = max(len(c.usage) for c in context.commands)
+    lines = [f"{c.usage:<{width}}  {c.help}" for c in context.commands]
     return CommandResult("\n".join(lines))
 
 

@@ -37,7 +37,11 @@ class SecretRedactor(logging.Filter):
         """Freeze the formatted message with secrets masked."""
         if not self._secrets:
             return True
-        record.msg = self.redact(record.getMessage())
+        try:
+            message = record.getMessage()
+        except Exception:  # a bad format string must not turn into a crash where it was logged
+            message = f"{record.msg} {record.args!r}"
+        record.msg = self.redact(message)
         record.args = None
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)

@@ -212,3 +212,28 @@ async def test_realtime_skips_slots_a_slow_tick_overran_instead_of_bunching():
     steps = [b - a for a, b in pairwise(seen)]
     assert steps == [1, 4, 1, 1]
     assert clock.missed_ticks == 3
+
+
+async def test_stop_requested_before_run_starts_still_stops():
+    journal = []
+    clock = Clock(ClockMode.REALTIME, tick_size=0.05)
+    clock.add_iterator(Recorder("a", journal))
+    clock.request_stop()
+    await asyncio.wait_for(clock.run(), timeout=5)
+    assert clock.tick_count == 0
+    assert journal[0][:2] == ("a", "start") and journal[1:] == [("a", "stop", None)]
+
+
+def test_child_that_failed_to_start_is_never_ticked_or_stopped():
+    journal = []
+
+    class BadStart(Recorder):
+        def start(self, clock, timestamp):
+            raise RuntimeError("no keys")
+
+    clock = backtest_clock(stop_on_error=False)
+    clock.add_iterator(BadStart("bad", journal))
+    clock.add_iterator(Recorder("good", journal))
+    clock.backtest()
+    assert [n for n, _, _ in journal] == ["good"] * 6  # start, 4 ticks, stop
+    assert clock.error_count == 1

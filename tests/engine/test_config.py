@@ -185,3 +185,18 @@ def test_atomic_write_failure_leaves_original_and_no_temp(tmp_path, monkeypatch)
     atomic_write_text(path, "new")
     assert path.read_text() == "new"
     assert path.stat().st_mode & 0o777 == 0o600  # permissions of the file it replaced
+
+
+def test_atomic_write_through_a_symlink_updates_the_target(tmp_path):
+    real = write(tmp_path, GOOD, "real.toml")
+    link = tmp_path / "link.toml"
+    link.symlink_to(real)
+    save_config_text(link, GOOD.replace("0.5", "2.0"), BotConfig)
+    assert link.is_symlink()
+    assert load_config(real, BotConfig).bot.tick_size == 2.0
+
+
+def test_byte_order_mark_is_accepted(tmp_path):
+    path = tmp_path / "bom.toml"
+    path.write_bytes(b"\xef\xbb\xbf" + GOOD.encode())
+    assert load_config(path, BotConfig).bot.name == "demo"

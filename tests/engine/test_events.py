@@ -100,3 +100,21 @@ def test_failing_listener_is_logged_and_others_still_called(caplog):
         assert hub.publish(filled()) == 2
     assert len(sink.events) == 1
     assert "failed on OrderFilled" in caplog.records[0].getMessage()
+
+
+def test_listener_unsubscribing_during_delivery_does_not_break_publish():
+    hub = EventHub()
+
+    class SelfRemoving:
+        def on_event(self, event):
+            hub.unsubscribe(OrderFilled, self.on_event)
+
+    remover, gone, sink = SelfRemoving(), Sink(), Sink()
+    hub.subscribe(OrderFilled, remover.on_event)
+    hub.subscribe(OrderFilled, gone.on_event)
+    hub.subscribe(OrderFilled, sink.on_event)
+    del gone
+    gc.collect()
+    assert hub.publish(filled()) == 2
+    assert len(sink.events) == 1
+    assert hub.listener_count(OrderFilled) == 1

@@ -2,10 +2,13 @@
 
 import asyncio
 
+import pytest
+
 from birdterm.app import create_app
 from birdterm.engine.bot_config import BotConfig
 from birdterm.engine.config import load_config
 from birdterm.engine.engine import Engine
+from birdterm.engine.store import StoreError
 
 from tests.helpers import EXAMPLE_CONFIG
 
@@ -47,8 +50,11 @@ async def test_clock_ticks_and_status_pane_shows_it(data_dir):
         assert "paper-btc  running" in text
         assert "binance_paper" in text and "BTC-USDT" in text
         assert app.sub_title == "paper-btc"
-    # leaving the app stops the engine: children stopped, store closed
+    # leaving the app stops the engine: clock task done, store closed
     assert not engine.clock.is_running
+    assert engine._task is None
+    with pytest.raises(StoreError, match="closed"):
+        engine.store.integrity_check()
     assert (data_dir / "paper-btc.sqlite").exists()
 
 

@@ -135,11 +135,13 @@ class Clock:
     def _start_child(self, child: TimeIterator, timestamp: float) -> None:
         if id(child) in self._started:
             return
-        self._started.add(id(child))
         try:
             child.start(self, timestamp)
         except Exception as exc:
+            # A child that failed to start is never ticked: it would fail every slot half-built.
             self._child_failed(child, timestamp, exc, "start")
+            return
+        self._started.add(id(child))
 
     def _stop_child(self, child: TimeIterator) -> None:
         self._started.discard(id(child))
@@ -214,8 +216,10 @@ class Clock:
         """REALTIME: tick on whole multiples of tick_size until request_stop() or `until`."""
         if self.mode is not ClockMode.REALTIME:
             raise ClockError("run needs a REALTIME clock; use backtest() for BACKTEST")
-        self._stop_requested = False
+        # A stop requested before run() began (say, a quit during start-up) still counts.
         self._stop_event = asyncio.Event()
+        if self._stop_requested:
+            self._stop_event.set()
         self._start(self._wall_time())
         try:
             slot = self.next_slot(self._wall_time())

@@ -47,6 +47,8 @@ def parse_toml(text: str, path: Path | str) -> dict[str, Any]:
     """Parse TOML text; a syntax error becomes a ConfigError with its line number."""
     try:
         return tomllib.loads(text)
+    except RecursionError as exc:
+        raise ConfigError(path, [ConfigIssue("", "TOML nested too deeply to read")]) from exc
     except tomllib.TOMLDecodeError as exc:
         match = _TOML_POSITION.search(str(exc))
         line = int(match.group(1)) if match else None
@@ -58,7 +60,7 @@ def read_config_text(path: Path | str) -> str:
     """Read a config file, with a ConfigError (not a traceback) when it is missing or unreadable."""
     p = Path(path)
     try:
-        return p.read_text(encoding="utf-8")
+        return p.read_text(encoding="utf-8-sig")  # an editor's BOM is not a syntax error
     except FileNotFoundError as exc:
         raise ConfigError(p, [ConfigIssue("", "file not found")]) from exc
     except IsADirectoryError as exc:
@@ -98,7 +100,7 @@ def save_config_text(path: Path | str, text: str, schema: type[M]) -> M:
 
 def atomic_write_text(path: Path | str, text: str) -> None:
     """Write a file so a reader sees either the old or the new content, never a half-written one."""
-    target = Path(path)
+    target = Path(path).resolve()  # write through a symlink, never replace the link itself
     target.parent.mkdir(parents=True, exist_ok=True)
     mode = target.stat().st_mode & 0o777 if target.exists() else 0o644
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)

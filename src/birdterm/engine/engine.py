@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from dataclasses import dataclass
@@ -44,6 +43,7 @@ class Engine:
         tick_size = config.bot.tick_size if config else 1.0
         self.clock = Clock(ClockMode.REALTIME, tick_size=tick_size)
         self.store = Store(data_dir / f"{self.name}.sqlite")
+        self._schema_version = self.store.schema_version  # the view must work after stop too
         self._task: asyncio.Task[None] | None = None
         self._started_at: float | None = None
 
@@ -57,13 +57,14 @@ class Engine:
 
     async def stop(self) -> None:
         """Stop the clock (its children stop once), then close the store."""
-        if self._task is not None:
-            self.clock.request_stop()
-            with contextlib.suppress(asyncio.CancelledError):
+        try:
+            if self._task is not None:
+                self.clock.request_stop()
                 await self._task
+                log.info("engine %s stopped after %d ticks", self.name, self.clock.tick_count)
+        finally:
             self._task = None
-            log.info("engine %s stopped after %d ticks", self.name, self.clock.tick_count)
-        self.store.close()
+            self.store.close()
 
     def view(self) -> EngineView:
         """The current state, copied: the UI never holds live engine objects."""
@@ -80,7 +81,7 @@ class Engine:
             missed_ticks=clock.missed_ticks,
             errors=clock.error_count,
             store_path=str(self.store.path),
-            store_schema_version=self.store.schema_version,
+            store_schema_version=self._schema_version,
             trading_pairs=tuple(market.trading_pairs) if market else (),
             connector=market.connector if market else None,
         )

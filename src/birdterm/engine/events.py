@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import weakref
 from collections.abc import Callable
@@ -150,7 +151,9 @@ class EventHub:
             for ref in tuple(refs):
                 listener = ref()
                 if listener is None:
-                    refs.remove(ref)
+                    # A listener may have unsubscribed (and pruned) during this delivery.
+                    with contextlib.suppress(ValueError):
+                        refs.remove(ref)
                     continue
                 called += 1
                 try:
