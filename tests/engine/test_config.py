@@ -200,3 +200,15 @@ def test_byte_order_mark_is_accepted(tmp_path):
     path = tmp_path / "bom.toml"
     path.write_bytes(b"\xef\xbb\xbf" + GOOD.encode())
     assert load_config(path, BotConfig).bot.name == "demo"
+
+
+def test_field_written_as_dotted_keys_points_at_its_first_key(tmp_path):
+    text = GOOD.replace(
+        "initial_balances = { USDT = 1000, BTC = 0.25 }",
+        "initial_balances.USDT = 1000\ninitial_balances.BTC = -1",
+    )
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, text), BotConfig)
+    issue = only_issue(info)
+    # the field starts at line 10 (before the fix: the [paper] header, line 9)
+    assert (issue.field, issue.line) == ("paper.initial_balances", 10)

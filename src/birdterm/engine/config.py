@@ -201,7 +201,9 @@ def locate_line(text: str, loc: tuple[int | str, ...]) -> int | None:
         if match := _KEY.match(line):
             key = tuple(part.strip().strip("\"'") for part in match.group(1).split("."))
             full = (*header_index, *key)
-            if target[: len(full)] == full:
+            # a dotted key may name the field or something inside it (paper.balances.BTC = -1)
+            depth = min(len(full), len(target))
+            if depth > best_depth and full[:depth] == target[:depth]:
                 return number
     return best
 
