@@ -88,6 +88,33 @@ def config_check(
     )
 
 
+@app.command("backtest")
+def backtest(
+    configs: Annotated[
+        list[Path], typer.Argument(help="Controller file(s), e.g. configs/pmm_inventory.toml.")
+    ],
+    data: Annotated[
+        str | None,
+        typer.Option("--data", help="Candles/trades CSV or cache folder (default: the file's)."),
+    ] = None,
+    start: Annotated[str | None, typer.Option("--start", help="UTC date or date-time.")] = None,
+    end: Annotated[str | None, typer.Option("--end", help="UTC date or date-time.")] = None,
+    days: Annotated[
+        float | None, typer.Option("--days", help="Length of the run, from --start or the data.")
+    ] = None,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Write the whole result as JSON here.")
+    ] = None,
+    csv_dir: Annotated[
+        Path | None, typer.Option("--csv", help="Write executors/fills/timeseries CSVs here.")
+    ] = None,
+) -> None:
+    """Backtest controller files on history; prints the P&L split and the metrics."""
+    from birdterm.backtest_cli import backtest_command
+
+    raise typer.Exit(code=backtest_command(configs, data, start, end, days, json_out, csv_dir))
+
+
 @app.command("info")
 def info(ctx: typer.Context) -> None:
     """Show the version, the data dir and the compiled extensions in use."""

@@ -50,6 +50,11 @@ class TimeIterator:
     def stop(self) -> None:
         """Called once, after the last tick."""
 
+    def next_tick_after(self, timestamp: float) -> float | None:
+        """For a sparse BACKTEST clock: the earliest time this child needs its next tick, or
+        None (the default) for "the next slot". The clock skips slots no child needs."""
+        return None
+
 
 class Clock:
     """Ticks its children in the order they were added; see DESIGN.md 'Clock-driven'."""
@@ -62,6 +67,7 @@ class Clock:
         end_time: float | None = None,
         stop_on_error: bool | None = None,
         wall_time: Callable[[], float] = time.time,
+        sparse: bool = False,
     ) -> None:
         if not (tick_size > 0 and math.isfinite(tick_size)):
             raise ClockError(f"tick_size must be a positive number of seconds, got {tick_size}")
@@ -81,6 +87,8 @@ class Clock:
         self._children: list[TimeIterator] = []
         self._started: set[int] = set()
         self._removed_during_tick: set[int] = set()
+        self._ticking: tuple[TimeIterator, ...] = ()  # started children, in order
+        self.sparse = sparse and mode is ClockMode.BACKTEST
         self._running = False
         self._stop_requested = False
         self._stop_event: asyncio.Event | None = None
@@ -142,9 +150,14 @@ class Clock:
             self._child_failed(child, timestamp, exc, "start")
             return
         self._started.add(id(child))
+        self._refresh_ticking()
+
+    def _refresh_ticking(self) -> None:
+        self._ticking = tuple(c for c in self._children if id(c) in self._started)
 
     def _stop_child(self, child: TimeIterator) -> None:
         self._started.discard(id(child))
+        self._refresh_ticking()
         try:
             child.stop()
         except Exception:
@@ -169,9 +182,10 @@ class Clock:
 
     def _tick(self, timestamp: float) -> None:
         self.current_timestamp = timestamp
-        self._removed_during_tick.clear()
-        for child in tuple(self._children):
-            if id(child) in self._removed_during_tick or id(child) not in self._started:
+        removed = self._removed_during_tick
+        removed.clear()
+        for child in self._ticking:
+            if removed and id(child) in removed:
                 continue
             try:
                 child.tick(timestamp)
@@ -201,6 +215,22 @@ class Clock:
                 break
             self._tick(ts)
             self._backtest_index += 1
+            if self.sparse:
+                self._skip_idle_slots(ts)
+
+    def _skip_idle_slots(self, timestamp: float) -> None:
+        """Jump to the first slot some child needs (children answer next_tick_after)."""
+        wake: float | None = None
+        for child in self._ticking:
+            want = child.next_tick_after(timestamp)
+            if want is None:
+                return
+            wake = want if wake is None else min(wake, want)
+        if wake is None or self.start_time is None:
+            return
+        index = math.ceil((wake - self.start_time) / self.tick_size - 1e-9)
+        if index > self._backtest_index:
+            self._backtest_index = index
 
     def backtest(self) -> None:
         """BACKTEST: run from start_time to end_time, then stop the children."""

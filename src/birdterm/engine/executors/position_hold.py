@@ -115,6 +115,14 @@ class PositionHold:
         self.updated_ts = timestamp
         return self._book(base_delta, cost_delta)
 
+    def absorb(self, base_amount: Decimal, cost_quote: Decimal, timestamp: float = 0.0) -> Decimal:
+        """Take over inventory at its cost basis (an executor's leftover); returns the P&L this
+        realizes when it offsets the hold's position (a short executor selling held inventory)."""
+        if base_amount == 0:
+            return ZERO
+        self.updated_ts = timestamp
+        return self._book(base_amount, cost_quote)
+
     def _book(self, base_delta: Decimal, cost_delta: Decimal) -> Decimal:
         held = self.base_amount
         if held == 0 or (held > 0) == (base_delta > 0):

@@ -1,0 +1,53 @@
+"""CandleFeed: the closed candles a controller may see at a moment, and cached indicators.
+
+A controller asks for candles "as of now": only candles whose close time (open + interval) is
+at or before now, so a backtest can never look ahead. Indicators are computed over the whole
+array at once and cached; because every indicator is causal (a value at row i uses rows <= i
+only), reading row i of a precomputed array equals computing it live at that moment. Live
+feeds append candles and drop the cache.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from birdterm.sim.data import CANDLE_DTYPE, require_dtype
+
+
+class CandleFeed:
+    """Closed candles of one pair and interval, indexed by time, with cached indicators."""
+
+    def __init__(self, candles: np.ndarray, interval_ms: int) -> None:
+        require_dtype(candles, CANDLE_DTYPE, "candles")
+        self.candles = candles
+        self.interval_ms = interval_ms
+        self._close_ts = candles["ts"] + interval_ms
+        self._cache: dict[str, np.ndarray] = {}
+
+    def __len__(self) -> int:
+        return len(self.candles)
+
+    def closed_count(self, now_s: float) -> int:
+        """How many candles have closed by `now_s` (seconds)."""
+        return int(np.searchsorted(self._close_ts, round(now_s * 1000), side="right"))
+
+    def last(self, now_s: float, n: int) -> np.ndarray:
+        """The last `n` candles closed by `now_s` (fewer at the start of the data)."""
+        end = self.closed_count(now_s)
+        return self.candles[max(0, end - n) : end]
+
+    def indicator(self, name: str, compute: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+        """`compute(candles)` over the whole feed, computed once and cached under `name`."""
+        values = self._cache.get(name)
+        if values is None:
+            values = self._cache[name] = compute(self.candles)
+        return values
+
+    def append(self, candles: np.ndarray) -> None:
+        """Add newly closed candles (live feeds); cached indicators are recomputed on demand."""
+        require_dtype(candles, CANDLE_DTYPE, "candles")
+        self.candles = np.concatenate([self.candles, candles])
+        self._close_ts = self.candles["ts"] + self.interval_ms
+        self._cache.clear()

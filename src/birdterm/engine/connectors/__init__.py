@@ -1,0 +1,1 @@
+"""Connectors: what executors trade through (simulated in backtests, exchanges live)."""

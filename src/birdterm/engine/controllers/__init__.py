@@ -1,0 +1,1 @@
+"""Controllers: they read the market and their executors, and decide what executors to run."""

@@ -1,0 +1,237 @@
+"""PositionExecutor: one entry order, then a triple barrier (take profit, stop loss, time limit)
+plus an optional trailing stop and an optional hand-over to the position hold.
+
+Barrier prices are fractions of the average entry price (take_profit = 0.01 is 1 % above a long
+entry). The take profit rests as a limit order by default (maker fee, fills when the price trades
+through it); the stop loss, time limit and trailing stop are watches that send a closing order of
+their configured type when they fire. In a simulated candle where both the take profit and the
+stop loss could have happened, the stop loss wins (the simulator's pessimistic rule).
+
+Closing orders are only sent once every other order of the executor is confirmed cancelled, so
+the inventory is never offered twice.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from birdterm.engine.connectors.base import Fill, TradingGateway, WatchKind
+from birdterm.engine.executors.base import CloseType, Executor, TrackedOrder
+from birdterm.engine.types import OrderState, OrderType, TradeType
+
+ONE = Decimal(1)
+
+
+class TrailingStop(BaseModel):
+    """Trail once the price moved `activation_price` in our favour; close on a pullback of
+    `trailing_delta` from the best price since (both fractions of the entry price)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    activation_price: Decimal = Field(gt=0, lt=1)
+    trailing_delta: Decimal = Field(gt=0, lt=1)
+
+
+class TripleBarrier(BaseModel):
+    """The exits of a position: every field optional; fractions of the entry price."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    take_profit: Decimal | None = Field(default=None, gt=0, lt=10)
+    stop_loss: Decimal | None = Field(default=None, gt=0, lt=1)
+    time_limit: float | None = Field(default=None, gt=0, description="seconds from creation")
+    trailing_stop: TrailingStop | None = None
+    hold_after: float | None = Field(
+        default=None, gt=0,
+        description="seconds after the first fill until the inventory moves to the position hold",
+    )  # fmt: skip
+    take_profit_order_type: OrderType = OrderType.LIMIT
+    stop_loss_order_type: OrderType = OrderType.MARKET
+    time_limit_order_type: OrderType = OrderType.MARKET
+    trailing_stop_order_type: OrderType = OrderType.MARKET
+
+
+class PositionExecutorConfig(BaseModel):
+    """One position: side, size in base, entry order, exits."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    trading_pair: str
+    side: TradeType
+    amount: Decimal = Field(gt=0, description="base amount")
+    entry_price: Decimal | None = Field(default=None, gt=0)
+    entry_order_type: OrderType = OrderType.LIMIT
+    barrier: TripleBarrier = TripleBarrier()
+    level_id: str = ""
+
+    @model_validator(mode="after")
+    def _entry_price_for_limits(self) -> PositionExecutorConfig:
+        if self.entry_order_type.is_limit and self.entry_price is None:
+            raise ValueError(f"entry_price is required for a {self.entry_order_type.value} entry")
+        return self
+
+
+class PositionExecutor(Executor):
+    """Opens a position with one order and closes it at the first barrier that fires."""
+
+    kind = "position"
+
+    def __init__(
+        self, executor_id: str, controller_id: str, config: PositionExecutorConfig,
+        gateway: TradingGateway, **kwargs: Any,
+    ) -> None:  # fmt: skip
+        super().__init__(
+            executor_id, controller_id, config.trading_pair, config.side, gateway,
+            level_id=config.level_id, **kwargs,
+        )  # fmt: skip
+        self.config = config
+        self.barrier = config.barrier
+        self._closing: CloseType | None = None  # set once a barrier fired
+        self._closing_order_type = OrderType.MARKET
+        self._closing_price: Decimal | None = None
+        self._armed = False
+
+    # ---- start and entry ---------------------------------------------------------------------
+    def _on_start(self) -> None:
+        cfg = self.config
+        price = cfg.entry_price if cfg.entry_order_type.is_limit else None
+        self._place("open", cfg.side, cfg.entry_order_type, cfg.amount, price)
+        if self.barrier.time_limit is not None:
+            self._watch_time("time_limit", self.created_ts + self.barrier.time_limit)
+
+    def _on_fill(self, order: TrackedOrder, fill: Fill) -> None:
+        if order.role == "open":
+            if not self._armed:
+                self._arm_barriers()
+            self._refresh_take_profit()
+
+    def _direction(self) -> int:
+        return 1 if self.side is TradeType.BUY else -1
+
+    def _barrier_price(self, fraction: Decimal, favourable: bool) -> Decimal:
+        entry = self.entry_price()
+        assert entry is not None
+        sign = self._direction() * (1 if favourable else -1)
+        return entry * (ONE + sign * fraction)
+
+    def _arm_barriers(self) -> None:
+        self._armed = True
+        b = self.barrier
+        long = self.side is TradeType.BUY
+        if b.stop_loss is not None:
+            level = self._barrier_price(b.stop_loss, favourable=False)
+            self._watch("stop_loss", WatchKind.BELOW if long else WatchKind.ABOVE, level,
+                        adverse=True)  # fmt: skip
+        if b.take_profit is not None and not b.take_profit_order_type.is_limit:
+            level = self._barrier_price(b.take_profit, favourable=True)
+            self._watch("take_profit", WatchKind.ABOVE if long else WatchKind.BELOW, level)
+        if b.trailing_stop is not None:
+            entry = self.entry_price()
+            assert entry is not None
+            activation = self._barrier_price(b.trailing_stop.activation_price, favourable=True)
+            self._watch(
+                "trailing_stop", WatchKind.TRAIL_LONG if long else WatchKind.TRAIL_SHORT,
+                activation, adverse=True, trail_delta=entry * b.trailing_stop.trailing_delta,
+            )  # fmt: skip
+        if b.hold_after is not None:
+            self._watch_time("hold", self.gateway.now() + b.hold_after)
+
+    def _refresh_take_profit(self) -> None:
+        """Keep one resting take-profit order sized to the whole position."""
+        b = self.barrier
+        if b.take_profit is None or not b.take_profit_order_type.is_limit or self._closing:
+            return
+        open_tp = self._open_orders("take_profit")
+        if open_tp:  # replaced once its cancel is confirmed (the inventory is locked until then)
+            for order in open_tp:
+                self._cancel(order)
+            return
+        amount = self._position_to_close()
+        if amount <= 0:
+            return
+        price = self._barrier_price(b.take_profit, favourable=True)
+        rule = self.gateway.trading_rule(self.trading_pair)
+        side = self.side.opposite
+        self._place("take_profit", side, b.take_profit_order_type,
+                    amount, rule.quantize_price(price, side))  # fmt: skip
+
+    # ---- order outcomes ----------------------------------------------------------------------
+    def _on_order_closed(self, order: TrackedOrder, reason: str) -> None:
+        if order.role == "open":
+            if order.state is OrderState.FAILED and not self.has_fills:
+                self.failure_reason = reason
+                self._shutdown(CloseType.FAILED)
+            elif not self.has_fills and order.state is OrderState.CANCELED:
+                self._shutdown(self._closing or CloseType.EARLY_STOP)
+            elif self._closing is not None:
+                self._close_when_idle()
+        elif order.role == "take_profit":
+            if order.state is OrderState.FILLED and self._position_to_close() == 0:
+                self._closing = CloseType.TAKE_PROFIT
+                self._shutdown(CloseType.TAKE_PROFIT)
+            elif self._closing is not None:
+                self._close_when_idle()
+            else:
+                if order.state is OrderState.FAILED:
+                    self.failure_reason = reason
+                self._refresh_take_profit()
+        elif order.role == "close":
+            if order.state is OrderState.FAILED:
+                self.failure_reason = reason
+            self._shutdown(self._closing or CloseType.EARLY_STOP)
+
+    # ---- barriers ----------------------------------------------------------------------------
+    def _on_watch(self, role: str, price: Decimal) -> None:
+        b = self.barrier
+        if role == "stop_loss":
+            self._begin_close(CloseType.STOP_LOSS, b.stop_loss_order_type, price)
+        elif role == "take_profit":
+            self._begin_close(CloseType.TAKE_PROFIT, b.take_profit_order_type, price)
+        elif role == "trailing_stop":
+            self._begin_close(CloseType.TRAILING_STOP, b.trailing_stop_order_type, price)
+        elif role == "time_limit":
+            self._begin_close(CloseType.TIME_LIMIT, b.time_limit_order_type, price)
+        elif role == "hold":
+            self._shutdown(CloseType.POSITION_HOLD)
+
+    def _on_early_stop(self, keep_position: bool) -> None:
+        if keep_position and self.is_trading:
+            self._shutdown(CloseType.POSITION_HOLD)
+        else:
+            self._begin_close(CloseType.EARLY_STOP, OrderType.MARKET, None)
+
+    def _begin_close(self, close_type: CloseType, order_type: OrderType,
+                     price: Decimal | None) -> None:  # fmt: skip
+        if self._closing is not None:
+            return
+        self._closing = close_type
+        self._closing_order_type = order_type
+        self._closing_price = price
+        self._unwatch()
+        for order in self._open_orders():
+            self._cancel(order)
+        self._close_when_idle()
+
+    def _close_when_idle(self) -> None:
+        """Send the closing order once nothing else is open; finish when there is none to send."""
+        if self._open_orders() or self._closing is None:
+            return
+        price = self._closing_price
+        if self._closing_order_type.is_limit:
+            if price is None:
+                price = self.gateway.mid_price(self.trading_pair)
+            rule = self.gateway.trading_rule(self.trading_pair)
+            price = rule.quantize_price(price, self.side.opposite)
+        if not self._close_position("close", self._closing_order_type, price):
+            self._shutdown(self._closing)
+
+    def _report_extra(self) -> dict[str, Any]:
+        extra = super()._report_extra()
+        if self.config.entry_price is not None:
+            extra["entry_order_price"] = str(self.config.entry_price)
+        if self.trailing_activated_ts is not None:
+            extra["trailing_activated_ts"] = self.trailing_activated_ts
+        return extra
