@@ -81,7 +81,26 @@ def main_callback(
 def config_check(
     path: Annotated[Path, typer.Argument(help="The TOML file to validate.")],
 ) -> None:
-    """Validate a bot config: print every problem with file:line: field, exit 2 if any."""
+    """Validate a bot or controller config: print every problem with file:line: field, exit 2
+    if any."""
+    from birdterm.engine.config import parse_toml, read_config_text
+
+    try:
+        is_controller = "controller" in parse_toml(read_config_text(path), path)
+    except ConfigError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(code=2) from exc
+    if is_controller:
+        from birdterm.sim.backtest_config import load_backtest_file
+
+        try:
+            controller, _ = load_backtest_file(path)
+        except ConfigError as exc:
+            typer.echo(str(exc), err=True)
+            raise typer.Exit(code=2) from exc
+        typer.echo(f"{path}: valid ({controller.type} {controller.id!r} on "
+                   f"{controller.trading_pair})")  # fmt: skip
+        return
     config = _load_bot_config(path)
     typer.echo(
         f"{path}: valid ({config.market.connector}, {', '.join(config.market.trading_pairs)})"

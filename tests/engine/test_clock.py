@@ -237,3 +237,47 @@ def test_child_that_failed_to_start_is_never_ticked_or_stopped():
     clock.backtest()
     assert [n for n, _, _ in journal] == ["good"] * 6  # start, 4 ticks, stop
     assert clock.error_count == 1
+
+
+class Sleeper(TimeIterator):
+    """Records ticks and asks for its next one at a fixed time list."""
+
+    def __init__(self, wants: list[float] | None) -> None:
+        self.wants = wants
+        self.ticks: list[float] = []
+
+    def tick(self, timestamp: float) -> None:
+        self.ticks.append(timestamp)
+
+    def next_tick_after(self, timestamp: float) -> float | None:
+        if self.wants is None:
+            return None
+        later = [w for w in self.wants if w > timestamp]
+        return later[0] if later else float("inf")
+
+
+def test_sparse_backtest_skips_slots_no_child_needs():
+    a, b = Sleeper([5.0, 7.5]), Sleeper([9.0])
+    clock = Clock(ClockMode.BACKTEST, 1.0, 0.0, 12.0, sparse=True)
+    clock.add_iterator(a)
+    clock.add_iterator(b)
+    clock.backtest()
+    # 0 (start), 5, 8 (first slot >= 7.5), 9, then nothing is wanted but the last slot ticks
+    assert a.ticks == b.ticks == [0.0, 5.0, 8.0, 9.0, 12.0]
+
+
+def test_sparse_backtest_ticks_every_slot_while_a_child_wants_them():
+    a, b = Sleeper([6.0]), Sleeper(None)
+    clock = Clock(ClockMode.BACKTEST, 1.0, 0.0, 3.0, sparse=True)
+    clock.add_iterator(a)
+    clock.add_iterator(b)
+    clock.backtest()
+    assert a.ticks == [0.0, 1.0, 2.0, 3.0]
+
+
+def test_dense_clock_ignores_next_tick_hints():
+    a = Sleeper([5.0])
+    clock = Clock(ClockMode.BACKTEST, 1.0, 0.0, 3.0)
+    clock.add_iterator(a)
+    clock.backtest()
+    assert a.ticks == [0.0, 1.0, 2.0, 3.0]

@@ -42,7 +42,9 @@ min(remaining, budget_left): the budget is participation x the candle's volume, 
 orders in that candle (in the order the path reaches them; at one point in id order) and reset
 at the start of each candle. With no budget left an order does not fill in this candle and
 produces no event; the rest of a partial fill keeps resting and fills again in a later candle
-whose path is beyond P (with that candle's budget). queue_ahead is ignored in candle mode.
+whose path is beyond P (with that candle's budget). queue_ahead is ignored in candle mode. An
+order with a non-zero group is a take-profit of that trigger group: with pessimistic=True it
+may give way to the group's stop (see the pessimistic rule below).
 
 Triggers (candle mode)
 ----------------------
@@ -62,15 +64,25 @@ The fire price is the first price of the path at which the condition holds: the 
 when the path moves through it, the open when a gap jumped over it (a gap makes stops worse),
 and the cursor price when the condition already held where the trigger was added.
 
-Pessimistic rule (pessimistic=True, the default): when a trigger with adverse=False (a
-take-profit) would fire at some point, and a trigger with adverse=True in the same non-zero group
-can be reached anywhere on the rest of this candle's path (from that point to the close; a
-trailing stop only if it is already active, at its current threshold), the adverse trigger that
-the rest of the path reaches first fires instead, at its own price (its level or threshold), in
-the same event batch; the take-profit does not fire and stays armed (executors remove the group
-when one of its triggers fires). So TP-vs-SL inside one candle always resolves to the stop. With
-pessimistic=False the path order decides. The rule does not apply to AT_TIME triggers (they fire
-at a candle boundary, where the order is not ambiguous) nor in trades mode (no ambiguity).
+Pessimistic rule (pessimistic=True, the default): a group's favourable items are its triggers
+with adverse=False and its resting orders (add_limit(..., group=G): a take-profit resting as a
+limit order); both are take-profits. When a favourable item of a non-zero group would fire or
+fill at some point, and a trigger with adverse=True in the same group can be reached anywhere on
+the rest of this candle's path (from that point to the close; a trailing stop only if it is
+already active, at its current threshold, and not one activating at that very point), the
+adverse trigger that the rest of the path reaches first fires instead (several reached at the
+same point all fire, and only once however many favourable items of the group are pre-empted),
+at its own price (its level or threshold), in the same event batch. The favourable item is left
+as it was: the take-profit trigger does not fire and stays armed; the order does not fill (no
+FILL event, its remaining and the candle's budget unchanged) and keeps resting (executors remove
+the group's triggers and orders when one of its triggers fires). The cursor stops at the point
+where the favourable item was met (current_price is that point, not the stop's price). So
+TP-vs-SL inside one candle always resolves to the stop. An order "would fill" here when it is at the point and budget is
+left at its turn (orders at one point take their turn in id order; a pre-empted order uses no
+budget, so the orders after it see the same budget). Orders of other groups or of group 0 fill
+as usual. With pessimistic=False the path order decides. The rule does not apply to AT_TIME
+triggers (they fire at a candle boundary, where the order is not ambiguous) nor in trades mode
+(no ambiguity: an order's group is ignored there).
 
 Trades mode
 -----------
@@ -98,8 +110,12 @@ current_row is the next row to process (a row partially walked is still current)
 and current_ts are the last path point passed: the point of the candle being walked (with its
 ts), the previous candle's close (and ts) at a row start, the last processed trade. After seek()
 they are unknown (nan, 0) until the next advance sets them to the row's open (candles) or price
-(trades). Candles and trades must be valid and sorted (see data.validate_candles /
-validate_trades); one MarketSim walks one kind of data until the next seek().
+(trades). budget_left is inf in trades mode; recent_volume and budget_left are 0 until a candle
+or trade was walked. Candles and trades must be valid and sorted (see data.validate_candles /
+validate_trades), and every call must pass the same array until the next seek() (the cursor is a
+row index into it); one MarketSim walks one kind of data until the next seek(). The array is
+taken as a C struct memoryview, so it must have exactly CANDLE_DTYPE / TRADE_DTYPE and be
+C-contiguous; read-only arrays (memory-mapped caches) are fine.
 """
 
 from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
@@ -180,6 +196,7 @@ cdef struct Order:
     double remaining
     double queue
     double point  # scratch: first point on the segment searched (nan: none) / trades: fill qty
+    int64_t group  # non-zero: a favourable item of that trigger group (pessimistic rule)
     int side
 
 
@@ -460,8 +477,12 @@ cdef class MarketSim:
         double price,
         double amount,
         double queue_ahead=0.0,
+        long long group=0,
     ):
-        """Rest a limit order (side +1 buy / -1 sell); queue_ahead is used in trades mode."""
+        """Rest a limit order (side +1 buy / -1 sell); queue_ahead is used in trades mode.
+
+        A non-zero group makes it a take-profit of that trigger group for the pessimistic rule.
+        """
         if side != 1 and side != -1:
             raise ValueError(f"order {order_id}: side must be +1 (buy) or -1 (sell), got {side}")
         if not (price > 0.0 and isfinite(price)):
@@ -484,6 +505,7 @@ cdef class MarketSim:
         o.price = price
         o.remaining = amount
         o.queue = queue_ahead
+        o.group = group
         o.point = NAN
         self._n_orders += 1
         self._recompute()
@@ -821,7 +843,7 @@ cdef class MarketSim:
         cdef double start
         if not u.adverse or u.group != group or u.kind == K_AT_TIME:
             return False
-        if _is_trailing(u.kind) and (not u.active):
+        if _is_trailing(u.kind) and (not u.active or u.mark == MARK_ACTIVATE):
             return False
         self._first_reach(u, point, seg, ends, at_seg, at)
         if at_seg[0] == N_SEGMENTS:
@@ -830,44 +852,49 @@ cdef class MarketSim:
         dist[0] = fabs(at[0] - start)
         return True
 
+    cdef bint _fire_first_adverse(
+        self, int64_t group, double point, int seg, const double* ends
+    ) noexcept:
+        """Mark to fire the adverse triggers of `group` the rest of the path reaches first, at
+        their own price; False (nothing marked) if it reaches none. Needs the activation marks
+        of this point to be set already."""
+        cdef Py_ssize_t j
+        cdef int k, best_seg = N_SEGMENTS
+        cdef double at, dist, best_dist = INFINITY
+        for j in range(self._n_trigs):
+            if self._reaches_adverse(&self._trigs[j], group, point, seg, ends, &k, &dist, &at):
+                if k < best_seg or (k == best_seg and dist < best_dist):
+                    best_seg = k
+                    best_dist = dist
+        if best_seg == N_SEGMENTS:
+            return False
+        for j in range(self._n_trigs):
+            if self._reaches_adverse(&self._trigs[j], group, point, seg, ends, &k, &dist, &at):
+                if k == best_seg and dist == best_dist:
+                    self._trigs[j].mark = MARK_FIRE
+                    self._trigs[j].fire_price = at
+        return True
+
     cdef void _apply_pessimistic(self, double point, int seg, const double* ends) noexcept:
         """Replace each take-profit firing now by its group's first reachable adverse trigger."""
-        cdef Py_ssize_t i, j
+        cdef Py_ssize_t i
         cdef Trigger* t
-        cdef int k, best_seg
-        cdef double at, dist, best_dist
         for i in range(self._n_trigs):
             t = &self._trigs[i]
             if t.mark != MARK_FIRE or t.adverse or t.group == 0 or t.kind == K_AT_TIME:
                 continue
-            best_seg = N_SEGMENTS
-            best_dist = INFINITY
-            for j in range(self._n_trigs):
-                if self._reaches_adverse(
-                    &self._trigs[j], t.group, point, seg, ends, &k, &dist, &at
-                ):
-                    if k < best_seg or (k == best_seg and dist < best_dist):
-                        best_seg = k
-                        best_dist = dist
-            if best_seg == N_SEGMENTS:
-                continue
-            t.mark = MARK_NONE  # the take-profit does not fire
-            for j in range(self._n_trigs):
-                if self._reaches_adverse(
-                    &self._trigs[j], t.group, point, seg, ends, &k, &dist, &at
-                ):
-                    if k == best_seg and dist == best_dist:
-                        self._trigs[j].mark = MARK_FIRE
-                        self._trigs[j].fire_price = at
+            if self._fire_first_adverse(t.group, point, seg, ends):
+                t.mark = MARK_NONE  # the take-profit does not fire
 
     cdef int _emit_candle_point(
         self, double point, int seg, const double* ends, int64_t ts, list events
     ) except -1:
         """Emit every event at `point` of segment `seg`: fills by id, then triggers by id."""
-        cdef Py_ssize_t i, n = 0
+        cdef Py_ssize_t i, n = 0, n_trigs = 0
         cdef Order* o
         cdef Trigger* t
         cdef double amount
+        cdef bint preempted = False
         # the path reached `point`: peaks and troughs include it
         for i in range(self._n_trigs):
             t = &self._trigs[i]
@@ -877,7 +904,17 @@ cdef class MarketSim:
                         t.extreme = point
                 elif point < t.extreme:
                     t.extreme = point
-        # fills, sharing the candle's budget in id order
+        # the triggers at this point (marked first: the pessimistic rule needs the activations)
+        for i in range(self._n_trigs):
+            t = &self._trigs[i]
+            if t.point == point:
+                t.mark = MARK_ACTIVATE if (_is_trailing(t.kind) and not t.active) else MARK_FIRE
+                t.fire_price = point
+                n_trigs += 1
+        if n_trigs and self._pessimistic:
+            self._apply_pessimistic(point, seg, ends)
+        # fills, sharing the candle's budget in id order; a take-profit order of a group whose
+        # stop the rest of the path reaches does not fill: that stop fires instead
         for i in range(self._n_orders):
             if self._orders[i].point == point:
                 self._scratch[n] = i
@@ -887,23 +924,20 @@ cdef class MarketSim:
             o = &self._orders[self._scratch[i]]
             if self._budget <= 0.0:
                 break
+            if (
+                self._pessimistic
+                and o.group != 0
+                and self._fire_first_adverse(o.group, point, seg, ends)
+            ):
+                preempted = True
+                continue
             amount = o.remaining if o.remaining < self._budget else self._budget
             o.remaining -= amount
             self._budget -= amount
             events.append((EV_FILL, o.id, ts, o.price, amount))
         if n:
             self._drop_filled_orders()
-        # triggers
-        n = 0
-        for i in range(self._n_trigs):
-            t = &self._trigs[i]
-            if t.point == point:
-                t.mark = MARK_ACTIVATE if (_is_trailing(t.kind) and not t.active) else MARK_FIRE
-                t.fire_price = point
-                n += 1
-        if n:
-            if self._pessimistic:
-                self._apply_pessimistic(point, seg, ends)
+        if n_trigs or preempted:
             self._emit_marked_triggers(ts, events)
         return 0
 

@@ -234,3 +234,28 @@ def test_entry_without_funds_fails():
 def test_limit_entry_requires_a_price():
     with pytest.raises(ValueError, match="entry_price is required"):
         PositionExecutorConfig(trading_pair=PAIR, side=TradeType.BUY, amount=D(1))
+
+
+def test_a_rejected_take_profit_is_not_resent_in_a_loop():
+    # min amount 0.1 and a 0.1 % fee in base: the position is 0.0999, so every take profit is
+    # below the minimum. The executor must not re-send it forever; its time limit closes it.
+    from birdterm.engine.types import TradingRule
+
+    rule = TradingRule(PAIR, D("0.01"), D("0.0001"), min_amount=D("0.05"))
+    rows = [
+        *ENTRY,
+        (100, 100.4, 99.9, 100.2),
+        (100.2, 100.3, 100.1, 100.2),
+        (100.2, 100.3, 100.1, 100.2),
+    ]
+    h = SimHarness(candles(rows), maker_fee="0.001", fill_model=NO_SLIP, rule=rule)
+    cfg = PositionExecutorConfig(trading_pair=PAIR, side=TradeType.BUY, amount=D("0.05"),
+                                 entry_price=D(100), barrier=TripleBarrier(take_profit=D("0.01"), time_limit=3))  # fmt: skip
+    ex = h.start(PositionExecutor, cfg)
+    h.run(ex)
+    failed_tp = [o for o in ex.orders.values() if o.role == "take_profit"]
+    assert len(failed_tp) == 1 and "below the minimum" in ex.failure_reason
+    assert ex.close_type is CloseType.TIME_LIMIT
+    # the close (0.0499) is below the minimum too, so the inventory ends in the position hold
+    assert h.orchestrator.hold("test", PAIR).base_amount == D("0.04995")
+    check_books(h)

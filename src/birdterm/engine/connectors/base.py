@@ -90,9 +90,13 @@ class TradingGateway(Protocol):
         order_type: OrderType,
         amount: Decimal,
         price: Decimal | None = None,
+        *,
+        group: int = 0,
     ) -> str:
         """Track, then send an order; returns its client order id. Failures arrive through
-        `on_order_done(..., FAILED, reason)`, never as an exception here."""
+        `on_order_done(..., FAILED, reason)`, never as an exception here. A resting order in a
+        `group` is that group's favourable exit (a take profit): in a simulated candle where the
+        group's adverse watch could also fire, the watch wins."""
 
     def cancel_order(self, trading_pair: str, order_id: str) -> None:
         """Ask for a cancel; the outcome arrives through `on_order_done`."""

@@ -78,6 +78,7 @@ class _Order:
     filled: Decimal = ZERO
     lock_asset: str = ""
     lock_per_unit: Decimal = ZERO  # locked amount per unit of base still open
+    group: int = 0
     resting: bool = field(default=False)
 
 
@@ -107,6 +108,9 @@ class SimConnector:
         self._pending: deque[Callable[[], None]] = deque()
         self._mid_cache: dict[str, tuple[float, Decimal]] = {}
         self._held: dict[str, tuple[int, list[tuple[int, int, int, float, float]]]] = {}
+        # While a fired watch is handled, the market is at the watch's price (under the
+        # pessimistic rule a stop can fire before the path point the core's cursor is at).
+        self._at_watch: dict[str, float] = {}
         self._maker_fee = fees.fee(is_maker=True)
         self._taker_fee = fees.fee(is_maker=False)
 
@@ -137,13 +141,11 @@ class SimConnector:
         """The pair's rule."""
         return self.markets[trading_pair].rule
 
-    def price(self, trading_pair: str) -> float:
-        """The current simulated price as a float."""
-        return float(self.markets[trading_pair].core.current_price)
-
     def mid_price(self, trading_pair: str) -> Decimal:
         """The current simulated price (the path point of the fill core)."""
-        value = self.markets[trading_pair].core.current_price
+        value = self._at_watch.get(trading_pair)
+        if value is None:
+            value = self.markets[trading_pair].core.current_price
         cached = self._mid_cache.get(trading_pair)
         if cached is not None and cached[0] == value:
             return cached[1]
@@ -175,6 +177,8 @@ class SimConnector:
         order_type: OrderType,
         amount: Decimal,
         price: Decimal | None = None,
+        *,
+        group: int = 0,
     ) -> str:
         """Validate, lock funds and rest the order, or fill it at once if it meets the market."""
         market = self.markets[trading_pair]
@@ -184,7 +188,8 @@ class SimConnector:
         rule = market.rule
         q_amount = rule.quantize_amount(amount)
         q_price = rule.quantize_price(price, side) if price is not None else current
-        order = _Order(order_id, key, listener, market, side, order_type, q_price, q_amount)
+        order = _Order(order_id, key, listener, market, side, order_type, q_price, q_amount,
+                       group=group)  # fmt: skip
         self._orders[order_id] = order
         try:
             if order_type.is_limit and price is None:
@@ -231,7 +236,9 @@ class SimConnector:
         side = 1 if order.side is TradeType.BUY else -1
         if market.kind == "trades":
             queue = market.core.estimate_queue(market.data, float(order.price), side)
-        market.core.add_limit(order.key, side, float(order.price), float(order.amount), queue)
+        market.core.add_limit(
+            order.key, side, float(order.price), float(order.amount), queue, order.group
+        )
         order.resting = True
         self._by_key[order.key] = order
 
@@ -394,7 +401,13 @@ class SimConnector:
             elif kind == ms.TRIGGER:
                 entry = self._watches.pop(key, None)
                 if entry is not None:
-                    entry[0].on_watch(key, to_decimal(price), ts_s)
+                    pair = entry[1].trading_pair
+                    self._at_watch[pair] = price
+                    try:
+                        entry[0].on_watch(key, to_decimal(price), ts_s)
+                        self.process_pending()
+                    finally:
+                        del self._at_watch[pair]
             elif kind == ms.TRAIL_ACTIVATED:
                 entry = self._watches.get(key)
                 if entry is not None:

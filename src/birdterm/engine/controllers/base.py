@@ -125,5 +125,6 @@ class Controller:
     def next_decision(self, now: float) -> float | None:
         """A hint for the backtester: the earliest time after `now` at which `decide` could
         return an action if none of this controller's executors changes. None (the default)
-        means "every update interval". Executor events always wake the controller."""
+        means "every update interval"; math.inf means "not until one of my executors ends".
+        Executor events always wake the controller."""
         return None

@@ -186,10 +186,14 @@ class Executor:
         order_type: OrderType,
         amount: Decimal,
         price: Decimal | None = None,
+        favourable: bool = False,
     ) -> TrackedOrder:
+        """Send an order; `favourable` marks a take profit that the executor's stop loss
+        pre-empts inside one simulated candle."""
         order_id = self.gateway.place_order(
-            self, self.trading_pair, side, order_type, amount, price
-        )
+            self, self.trading_pair, side, order_type, amount, price,
+            group=self.group if favourable else 0,
+        )  # fmt: skip
         order = TrackedOrder(order_id, role, side, order_type, amount, price, self.gateway.now())
         self.orders[order_id] = order
         return order

@@ -156,7 +156,7 @@ class PositionExecutor(Executor):
         rule = self.gateway.trading_rule(self.trading_pair)
         side = self.side.opposite
         self._place("take_profit", side, b.take_profit_order_type,
-                    amount, rule.quantize_price(price, side))  # fmt: skip
+                    amount, rule.quantize_price(price, side), favourable=True)  # fmt: skip
 
     # ---- order outcomes ----------------------------------------------------------------------
     def _on_order_closed(self, order: TrackedOrder, reason: str) -> None:
@@ -174,9 +174,11 @@ class PositionExecutor(Executor):
                 self._shutdown(CloseType.TAKE_PROFIT)
             elif self._closing is not None:
                 self._close_when_idle()
+            elif order.state is OrderState.FAILED:
+                # Re-sending the same order would fail the same way: wait for the next entry
+                # fill (a bigger position) or another barrier.
+                self.failure_reason = reason
             else:
-                if order.state is OrderState.FAILED:
-                    self.failure_reason = reason
                 self._refresh_take_profit()
         elif order.role == "close":
             if order.state is OrderState.FAILED:

@@ -1,0 +1,39 @@
+"""Every example config in configs/ is valid, and `birdterm config check` says so."""
+
+import tomllib
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from birdterm.cli import app
+from birdterm.sim.backtest_config import load_backtest_file
+from tests.helpers import REPO
+
+CONTROLLER_FILES = sorted(
+    p for p in (REPO / "configs").glob("*.toml") if "controller" in tomllib.loads(p.read_text())
+)
+
+
+def test_there_is_an_example_per_controller_type():
+    from birdterm.engine.controllers.registry import CONTROLLER_TYPES
+
+    types = {tomllib.loads(p.read_text())["controller"]["type"] for p in CONTROLLER_FILES}
+    assert types == set(CONTROLLER_TYPES)
+
+
+@pytest.mark.parametrize("path", CONTROLLER_FILES, ids=lambda p: p.name)
+def test_example_controller_file_is_valid(path: Path):
+    controller, settings = load_backtest_file(path)
+    assert controller.trading_pair == "BTC-USDT"
+    res = CliRunner().invoke(app, ["config", "check", str(path)])
+    assert res.exit_code == 0 and f"valid ({controller.type}" in res.output
+
+
+def test_config_check_names_a_bad_controller_field(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[controller]\ntype = "pmm_inventory"\nid = "x"\ntrading_pair = "BTCUSDT"\n'
+                   "total_amount_quote = 10\n")  # fmt: skip
+    res = CliRunner().invoke(app, ["config", "check", str(bad)])
+    assert res.exit_code == 2
+    assert f"{bad}:4: controller.trading_pair" in res.output and "BASE-QUOTE" in res.output
