@@ -8,6 +8,7 @@ from typer.testing import CliRunner
 
 from birdterm.cli import app
 from birdterm.sim.backtest_config import load_backtest_file
+
 from tests.helpers import REPO
 
 CONTROLLER_FILES = sorted(
@@ -24,7 +25,7 @@ def test_there_is_an_example_per_controller_type():
 
 @pytest.mark.parametrize("path", CONTROLLER_FILES, ids=lambda p: p.name)
 def test_example_controller_file_is_valid(path: Path):
-    controller, settings = load_backtest_file(path)
+    controller, _ = load_backtest_file(path)
     assert controller.trading_pair == "BTC-USDT"
     res = CliRunner().invoke(app, ["config", "check", str(path)])
     assert res.exit_code == 0 and f"valid ({controller.type}" in res.output
@@ -32,8 +33,10 @@ def test_example_controller_file_is_valid(path: Path):
 
 def test_config_check_names_a_bad_controller_field(tmp_path):
     bad = tmp_path / "bad.toml"
-    bad.write_text('[controller]\ntype = "pmm_inventory"\nid = "x"\ntrading_pair = "BTCUSDT"\n'
-                   "total_amount_quote = 10\n")  # fmt: skip
+    bad.write_text(
+        '[controller]\ntype = "pmm_inventory"\nid = "x"\ntrading_pair = "BTCUSDT"\n'
+        "total_amount_quote = 10\n"
+    )
     res = CliRunner().invoke(app, ["config", "check", str(bad)])
     assert res.exit_code == 2
     assert f"{bad}:4: controller.trading_pair" in res.output and "BASE-QUOTE" in res.output

@@ -22,10 +22,16 @@ START_MS = 1_704_067_200_000
 def pmm(**overrides) -> PmmInventoryConfig:
     levels = [D("0.0005"), D("0.001"), D("0.002")]
     fields = dict(
-        id="pmm", trading_pair="BTC-USDT", total_amount_quote=D(1000),
-        portfolio_allocation=D("0.06"), buy_spreads=levels, sell_spreads=levels,
-        take_profit=D("0.003"), executor_activation_time=300, min_base_pct=D("0.05"),
-    )  # fmt: skip
+        id="pmm",
+        trading_pair="BTC-USDT",
+        total_amount_quote=D(1000),
+        portfolio_allocation=D("0.06"),
+        buy_spreads=levels,
+        sell_spreads=levels,
+        take_profit=D("0.003"),
+        executor_activation_time=300,
+        min_base_pct=D("0.05"),
+    )
     fields.update(overrides)
     return PmmInventoryConfig(**fields)
 
@@ -73,8 +79,12 @@ def test_wallet_is_conserved_fill_by_fill(result):
 def test_pnl_identity_in_every_sample(result):
     s = result.timeseries
     assert len(s["ts_ms"]) == 121  # 2 h sampled per minute, both ends included
-    parts = (s["executors_realized"] + s["executors_unrealized"] + s["position_realized"]
-             + s["position_unrealized"])  # fmt: skip
+    parts = (
+        s["executors_realized"]
+        + s["executors_unrealized"]
+        + s["position_realized"]
+        + s["position_unrealized"]
+    )
     np.testing.assert_allclose(parts, s["total"], atol=1e-9)
     np.testing.assert_allclose(s["total"], s["equity_change"], atol=1e-6)
     assert float(result.pnl.total) == pytest.approx(s["total"][-1], abs=1e-9)
@@ -98,8 +108,9 @@ def test_identity_check_catches_a_broken_book():
     log.assets = ["USDT"]
     log.rows = [[5.0, 0, 0, 0, 0, 0, 0, 0, 1000.0]]
     with pytest.raises(PnlIdentityError, match="add up to 5"):
-        build_series(log, [market(0.01)], {"USDT": D(1000)}, START_MS / 1000,
-                     START_MS / 1000 + 30, 60)  # fmt: skip
+        build_series(
+            log, [market(0.01)], {"USDT": D(1000)}, START_MS / 1000, START_MS / 1000 + 30, 60
+        )
 
 
 def test_export_json_and_csv(result, tmp_path):
@@ -148,8 +159,9 @@ runner = CliRunner()
 
 def test_cli_backtest_writes_json(tmp_path):
     out = tmp_path / "r.json"
-    res = runner.invoke(app, ["backtest", "configs/pmm_inventory.toml", "--days", "0.05",
-                              "--json", str(out)])  # fmt: skip
+    res = runner.invoke(
+        app, ["backtest", "configs/pmm_inventory.toml", "--days", "0.05", "--json", str(out)]
+    )
     assert res.exit_code == 0, res.output
     assert "Total P&L" in res.output and "Sharpe" in res.output
     data = json.loads(out.read_text())
@@ -158,8 +170,10 @@ def test_cli_backtest_writes_json(tmp_path):
 
 def test_cli_bad_config_exits_2_naming_file_and_field(tmp_path):
     bad = tmp_path / "bad.toml"
-    bad.write_text('[controller]\ntype = "pmm_inventory"\nid = "x"\ntrading_pair = "BTC-USDT"\n'
-                   "total_amount_quote = -5\n")  # fmt: skip
+    bad.write_text(
+        '[controller]\ntype = "pmm_inventory"\nid = "x"\ntrading_pair = "BTC-USDT"\n'
+        "total_amount_quote = -5\n"
+    )
     res = runner.invoke(app, ["backtest", str(bad)])
     assert res.exit_code == 2
     assert f"{bad}:5: controller.total_amount_quote" in res.output
@@ -168,6 +182,7 @@ def test_cli_bad_config_exits_2_naming_file_and_field(tmp_path):
 def test_cli_bad_date_and_missing_data(tmp_path):
     res = runner.invoke(app, ["backtest", "configs/pmm_inventory.toml", "--start", "yesterday"])
     assert res.exit_code == 2 and "--start 'yesterday'" in res.output
-    res = runner.invoke(app, ["backtest", "configs/pmm_inventory.toml", "--data",
-                              str(tmp_path / "none.csv")])  # fmt: skip
+    res = runner.invoke(
+        app, ["backtest", "configs/pmm_inventory.toml", "--data", str(tmp_path / "none.csv")]
+    )
     assert res.exit_code == 2 and "no such file" in res.output

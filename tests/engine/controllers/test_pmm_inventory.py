@@ -20,7 +20,9 @@ def v_market(seed: int = 3) -> np.ndarray:
     n = HOURS * 3600
     rng = np.random.default_rng(seed)
     t = np.linspace(0, 1, n)
-    trend = np.where(t < 0.5, 30_000 * (1 - 0.12 * t / 0.5), 30_000 * (0.88 + 0.2 * (t - 0.5) / 0.5))
+    trend = np.where(
+        t < 0.5, 30_000 * (1 - 0.12 * t / 0.5), 30_000 * (0.88 + 0.2 * (t - 0.5) / 0.5)
+    )
     noise = np.cumsum(rng.normal(0, 4, n))
     noise -= np.convolve(noise, np.ones(600) / 600, mode="same")
     close = np.round(trend + noise, 2)
@@ -34,11 +36,20 @@ def v_market(seed: int = 3) -> np.ndarray:
 def config(**overrides) -> PmmInventoryConfig:
     levels = [D("0.0005"), D("0.001"), D("0.002")]
     fields = dict(
-        id="inv", trading_pair="BTC-USDT", total_amount_quote=D(1000),
-        portfolio_allocation=D("0.06"), target_base_pct=D("0.3"), min_base_pct=D("0.1"),
-        max_base_pct=D("0.5"), buy_spreads=levels, sell_spreads=levels, take_profit=D("0.004"),
-        executor_activation_time=600, executor_refresh_time=30, cooldown_time=10,
-    )  # fmt: skip
+        id="inv",
+        trading_pair="BTC-USDT",
+        total_amount_quote=D(1000),
+        portfolio_allocation=D("0.06"),
+        target_base_pct=D("0.3"),
+        min_base_pct=D("0.1"),
+        max_base_pct=D("0.5"),
+        buy_spreads=levels,
+        sell_spreads=levels,
+        take_profit=D("0.004"),
+        executor_activation_time=600,
+        executor_refresh_time=30,
+        cooldown_time=10,
+    )
     fields.update(overrides)
     return PmmInventoryConfig(**fields)
 
@@ -112,13 +123,18 @@ def test_without_profit_protection_it_sells_underwater():
 
 def test_pnl_parts_add_up_to_the_total(result):
     s = result.timeseries
-    parts = (s["executors_realized"] + s["executors_unrealized"] + s["position_realized"]
-             + s["position_unrealized"])  # fmt: skip
+    parts = (
+        s["executors_realized"]
+        + s["executors_unrealized"]
+        + s["position_realized"]
+        + s["position_unrealized"]
+    )
     np.testing.assert_allclose(parts, s["total"], rtol=0, atol=1e-9)
     np.testing.assert_allclose(s["total"], s["equity_change"], rtol=0, atol=1e-6)
     p = result.pnl
-    assert p.total == (p.executors_realized + p.executors_unrealized + p.position_realized
-                       + p.position_unrealized)  # fmt: skip
+    assert p.total == (
+        p.executors_realized + p.executors_unrealized + p.position_realized + p.position_unrealized
+    )
     assert p.executors_unrealized == 0  # the wind-down moved every open position to the hold
 
 
@@ -134,7 +150,11 @@ def test_order_size_is_the_allocation_split_over_levels():
         ("min_base_pct = 0.6\nmax_base_pct = 0.5", "controller", "min_base_pct <= target_base_pct"),
         ("buy_spreads = [0.001, 1.5]", "controller", "every spread must be > 0 and < 1"),
         ("portfolio_allocation = 0", "controller.portfolio_allocation", "greater than 0"),
-        ("max_active_executors_by_level = 0", "controller.max_active_executors_by_level", "greater than or equal to 1"),
+        (
+            "max_active_executors_by_level = 0",
+            "controller.max_active_executors_by_level",
+            "greater than or equal to 1",
+        ),
     ],
 )
 def test_bad_values_are_named(tmp_path, text, field, message):

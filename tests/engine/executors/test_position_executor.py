@@ -13,6 +13,7 @@ from birdterm.engine.executors.position import (
 )
 from birdterm.engine.types import OrderType, TradeType
 from birdterm.sim.fill_model import FillModel
+
 from tests.engine.executors.harness import PAIR, SimHarness, candles
 
 NO_SLIP = FillModel(participation=1.0, slippage_bps=0)
@@ -20,9 +21,12 @@ NO_SLIP = FillModel(participation=1.0, slippage_bps=0)
 
 def long_at_100(**barrier) -> PositionExecutorConfig:
     return PositionExecutorConfig(
-        trading_pair=PAIR, side=TradeType.BUY, amount=D(1), entry_price=D(100),
+        trading_pair=PAIR,
+        side=TradeType.BUY,
+        amount=D(1),
+        entry_price=D(100),
         barrier=TripleBarrier(**barrier),
-    )  # fmt: skip
+    )
 
 
 # Row 0 sets the scene (price 101). Row 1 dips through 100: the entry fills at 100.
@@ -60,8 +64,10 @@ def test_stop_loss_first():
 
 def test_stop_loss_with_market_order_slippage():
     # SL at 99, market sell pays 10 bps: 99 x 0.999 = 98.901 -> 98.90 (ticks round down for a sell)
-    h = SimHarness(candles([*ENTRY, (100, 100.5, 98.5, 99)]),
-                   fill_model=FillModel(participation=1.0, slippage_bps=10))  # fmt: skip
+    h = SimHarness(
+        candles([*ENTRY, (100, 100.5, 98.5, 99)]),
+        fill_model=FillModel(participation=1.0, slippage_bps=10),
+    )
     ex = h.start(PositionExecutor, long_at_100(stop_loss=D("0.01")))
     h.run(ex)
     assert ex.exit_price() == D("98.90")
@@ -69,8 +75,9 @@ def test_stop_loss_with_market_order_slippage():
     check_books(h)
 
 
-@pytest.mark.parametrize(("pessimistic", "expected"), [(True, CloseType.STOP_LOSS),
-                                                        (False, CloseType.TAKE_PROFIT)])  # fmt: skip
+@pytest.mark.parametrize(
+    ("pessimistic", "expected"), [(True, CloseType.STOP_LOSS), (False, CloseType.TAKE_PROFIT)]
+)
 def test_both_barriers_in_one_candle(pessimistic, expected):
     # row 2: open 100.5, high 101.5 is nearer than low 98.5, so the path meets the TP (101) first;
     # the pessimistic rule gives the stop loss (99) precedence inside one candle.
@@ -87,8 +94,12 @@ def test_both_barriers_in_one_candle(pessimistic, expected):
 def test_time_limit_closes_at_market():
     # created at t=1 (row 0's close); time limit 3 s -> fires at the first candle opening at
     # t >= 4 s (row 4), at the price then (row 3's close 100.4)
-    rows = [*ENTRY, (100, 100.5, 99.9, 100.2), (100.2, 100.6, 100.1, 100.4),
-            (100.4, 100.5, 100.3, 100.4)]  # fmt: skip
+    rows = [
+        *ENTRY,
+        (100, 100.5, 99.9, 100.2),
+        (100.2, 100.6, 100.1, 100.4),
+        (100.4, 100.5, 100.3, 100.4),
+    ]
     h = SimHarness(candles(rows), fill_model=NO_SLIP)
     ex = h.start(PositionExecutor, long_at_100(take_profit=D("0.01"), time_limit=3))
     h.run(ex)
@@ -118,8 +129,15 @@ def test_partial_fills_over_several_candles_resize_the_take_profit():
     # 0.3, 0.1 over rows 1-4; the take profit is re-sized after each fill and finally sells 1.0
     # at 101 in row 6 (volume 20 -> budget 2).
     dip = (100.5, 100.5, 99.5, 100.2, 3)
-    rows = [(101, 101, 101, 101, 3), dip, dip, dip, dip, (100.2, 100.4, 100.1, 100.3, 3),
-            (100.3, 101.6, 100.3, 101.5, 20)]  # fmt: skip
+    rows = [
+        (101, 101, 101, 101, 3),
+        dip,
+        dip,
+        dip,
+        dip,
+        (100.2, 100.4, 100.1, 100.3, 3),
+        (100.3, 101.6, 100.3, 101.5, 20),
+    ]
     h = SimHarness(candles(rows), fill_model=FillModel(participation=0.1, slippage_bps=0))
     ex = h.start(PositionExecutor, long_at_100(take_profit=D("0.01")))
     h.step()
@@ -140,8 +158,9 @@ def test_fees_in_base_for_buys_and_quote_for_sells():
     # maker 0.1 %: the buy of 1 BTC at 100 receives 0.999 BTC (fee 0.001 BTC = 0.1 USDT);
     # the TP sells 0.999 at 101 = 100.899, less 0.100899 fee = 100.798101.
     # P&L = 100.798101 - 100 = 0.798101; fees = 0.1 + 0.100899 = 0.200899
-    h = SimHarness(candles([*ENTRY, (100, 101.5, 99.8, 101.2)]), maker_fee="0.001",
-                   fill_model=NO_SLIP)  # fmt: skip
+    h = SimHarness(
+        candles([*ENTRY, (100, 101.5, 99.8, 101.2)]), maker_fee="0.001", fill_model=NO_SLIP
+    )
     ex = h.start(PositionExecutor, long_at_100(take_profit=D("0.01")))
     h.run(ex)
     r = ex.report(D(101))
@@ -153,8 +172,12 @@ def test_fees_in_base_for_buys_and_quote_for_sells():
 
 def test_fees_in_quote():
     # fees in USDT: buy pays 100 + 0.1; sells 1.0 at 101 = 101 - 0.101. P&L = 100.899 - 100.1
-    h = SimHarness(candles([*ENTRY, (100, 101.5, 99.8, 101.2)]), maker_fee="0.001",
-                   fill_model=NO_SLIP, percent_token="USDT")  # fmt: skip
+    h = SimHarness(
+        candles([*ENTRY, (100, 101.5, 99.8, 101.2)]),
+        maker_fee="0.001",
+        fill_model=NO_SLIP,
+        percent_token="USDT",
+    )
     ex = h.start(PositionExecutor, long_at_100(take_profit=D("0.01")))
     h.run(ex)
     r = ex.report(D(101))
@@ -167,8 +190,13 @@ def test_short_position_take_profit():
     # sell 1 BTC at 102 (row 1 rises through it), TP buy-back 1 % lower at 100.98 (row 2)
     rows = [(101, 101, 101, 101), (101, 102.5, 101, 102), (102, 102.1, 100.5, 100.7)]
     h = SimHarness(candles(rows), fill_model=NO_SLIP)
-    cfg = PositionExecutorConfig(trading_pair=PAIR, side=TradeType.SELL, amount=D(1),
-                                 entry_price=D(102), barrier=TripleBarrier(take_profit=D("0.01")))  # fmt: skip
+    cfg = PositionExecutorConfig(
+        trading_pair=PAIR,
+        side=TradeType.SELL,
+        amount=D(1),
+        entry_price=D(102),
+        barrier=TripleBarrier(take_profit=D("0.01")),
+    )
     ex = h.start(PositionExecutor, cfg)
     h.run(ex)
     assert ex.close_type is CloseType.TAKE_PROFIT
@@ -217,16 +245,24 @@ def test_early_stop_with_a_position_closes_it_at_market():
 
 def test_limit_maker_entry_that_would_cross_fails_with_the_reason():
     h = SimHarness(candles([(101, 101, 101, 101), (101, 101, 101, 101)]), fill_model=NO_SLIP)
-    cfg = PositionExecutorConfig(trading_pair=PAIR, side=TradeType.BUY, amount=D(1),
-                                 entry_price=D(102), entry_order_type=OrderType.LIMIT_MAKER)  # fmt: skip
+    cfg = PositionExecutorConfig(
+        trading_pair=PAIR,
+        side=TradeType.BUY,
+        amount=D(1),
+        entry_price=D(102),
+        entry_order_type=OrderType.LIMIT_MAKER,
+    )
     ex = h.start(PositionExecutor, cfg)
     assert ex.close_type is CloseType.FAILED
     assert "would immediately match" in ex.report(D(101)).extra["failure"]
 
 
 def test_entry_without_funds_fails():
-    h = SimHarness(candles([(101, 101, 101, 101), (101, 101, 101, 101)]),
-                   balances={"USDT": D(50)}, fill_model=NO_SLIP)  # fmt: skip
+    h = SimHarness(
+        candles([(101, 101, 101, 101), (101, 101, 101, 101)]),
+        balances={"USDT": D(50)},
+        fill_model=NO_SLIP,
+    )
     ex = h.start(PositionExecutor, long_at_100())
     assert ex.close_type is CloseType.FAILED and "insufficient balance" in ex.failure_reason
 
@@ -249,8 +285,13 @@ def test_a_rejected_take_profit_is_not_resent_in_a_loop():
         (100.2, 100.3, 100.1, 100.2),
     ]
     h = SimHarness(candles(rows), maker_fee="0.001", fill_model=NO_SLIP, rule=rule)
-    cfg = PositionExecutorConfig(trading_pair=PAIR, side=TradeType.BUY, amount=D("0.05"),
-                                 entry_price=D(100), barrier=TripleBarrier(take_profit=D("0.01"), time_limit=3))  # fmt: skip
+    cfg = PositionExecutorConfig(
+        trading_pair=PAIR,
+        side=TradeType.BUY,
+        amount=D("0.05"),
+        entry_price=D(100),
+        barrier=TripleBarrier(take_profit=D("0.01"), time_limit=3),
+    )
     ex = h.start(PositionExecutor, cfg)
     h.run(ex)
     failed_tp = [o for o in ex.orders.values() if o.role == "take_profit"]

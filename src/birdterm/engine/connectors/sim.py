@@ -253,10 +253,18 @@ class SimConnector:
             price = market.rule.quantize_price(current * (1 - to_decimal(slip)), TradeType.BUY)
             if order.order_type.is_limit:
                 price = max(price, order.price)
-        try:
-            self._settle(order, order.amount, price, is_maker=False)
-        except InsufficientBalance as exc:
-            self._fail(order, f"insufficient balance: {exc}")
+        # A taker fill may only spend what open orders have not locked.
+        fees = self._taker_fee.amounts(market.base, market.quote, order.amount, price, order.side)
+        if order.side is TradeType.BUY:
+            asset, needed = market.quote, order.amount * price + fees.get(market.quote, ZERO)
+        else:
+            asset, needed = market.base, order.amount + fees.get(market.base, ZERO)
+        free = self.wallet.available(asset)
+        if needed > free:
+            self._fail(order, f"insufficient balance: needs {needed} {asset}, {free} {asset} "
+                              "available")  # fmt: skip
+            return
+        self._settle(order, order.amount, price, is_maker=False)
 
     def _settle(self, order: _Order, amount: Decimal, price: Decimal, is_maker: bool) -> None:
         market = order.market

@@ -218,10 +218,14 @@ class Executor:
         level: Decimal,
         adverse: bool = False,
         trail_delta: Decimal | None = None,
+        exit_barrier: bool = True,
     ) -> int:
+        """Arm a price watch. Exit barriers share the executor's group, so inside one simulated
+        candle an adverse one (stop loss) pre-empts a favourable one (take profit); a watch
+        that only tells the executor where the price is (exit_barrier=False) is in no group."""
         watch_id = self.gateway.watch_price(
             self, self.trading_pair, kind, level,
-            group=self.group, adverse=adverse, trail_delta=trail_delta,
+            group=self.group if exit_barrier else 0, adverse=adverse, trail_delta=trail_delta,
         )  # fmt: skip
         self.watches[watch_id] = role
         return watch_id

@@ -1,0 +1,227 @@
+"""Bollinger: a directional controller that enters on the Bollinger %B of closed candles.
+
+%B = (close - lower) / (upper - lower) with the bands mean +/- bb_std standard deviations
+(population, ddof=0) of the last `bb_length` closes. It is computed once over the whole candle
+feed (causal: row i uses rows i-bb_length+1..i) and read at the last closed candle; a feed of
+finer candles than `interval` (1 s backtest data for 1 m bands) is resampled first. %B below
+`bb_long_threshold` opens a long; above `bb_short_threshold` a short, which on spot is a SELL of
+base inventory held (no inventory, no short). At most one entry per candle, so a backtest's
+result does not depend on the update interval.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Literal
+
+import numpy as np
+from pydantic import Field, field_validator, model_validator
+
+from birdterm.engine.candle_feed import CandleFeed
+from birdterm.engine.controllers.base import (
+    Action,
+    Controller,
+    ControllerConfig,
+    ControllerContext,
+    CreateExecutor,
+)
+from birdterm.engine.executors.position import (
+    PositionExecutor,
+    PositionExecutorConfig,
+    TripleBarrier,
+)
+from birdterm.engine.types import OrderRuleError, OrderType, TradeType
+from birdterm.sim.data import canonical_interval, interval_ms, resample
+
+_CHUNK = 65_536  # rows per block, so the rolling windows never need more than ~10 MB at once
+
+
+def percent_b(close: np.ndarray, length: int, num_std: float) -> np.ndarray:
+    """Bollinger %B of `close` (NaN for the first length-1 rows and for flat windows)."""
+    close = np.ascontiguousarray(close, dtype=np.float64)
+    out = np.full(len(close), np.nan)
+    if len(close) < length:
+        return out
+    windows = np.lib.stride_tricks.sliding_window_view(close, length)
+    for start in range(0, len(windows), _CHUNK):
+        block = windows[start : start + _CHUNK]
+        mean = block.mean(axis=1)
+        std = block.std(axis=1)
+        rows = slice(start + length - 1, start + length - 1 + len(block))
+        width = 2.0 * num_std * std
+        lower = mean - num_std * std
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out[rows] = np.where(width > 0, (close[rows] - lower) / width, np.nan)
+    return out
+
+
+class BollingerConfig(ControllerConfig):
+    """Bands, thresholds, candle interval, size and limits, and the exits."""
+
+    type: Literal["bollinger"] = "bollinger"
+    interval: str = Field(default="1m", description="candles the bands are computed on")
+    bb_length: int = Field(default=100, ge=2, le=10_000)
+    bb_std: float = Field(default=2.0, gt=0, le=10)
+    bb_long_threshold: float = Field(default=0.0, description="long when %B is below")
+    bb_short_threshold: float = Field(default=1.0, description="short when %B is above")
+    amount_quote: Decimal = Field(gt=0, description="size of one entry in quote")
+    max_executors: int = Field(default=1, ge=1, le=100, description="open at once")
+    cooldown_time: float = Field(default=0.0, ge=0, description="seconds after an entry")
+    entry_order_type: OrderType = OrderType.MARKET
+    triple_barrier: TripleBarrier = TripleBarrier()
+
+    @field_validator("interval")
+    @classmethod
+    def _interval_shape(cls, value: str) -> str:
+        return canonical_interval(value)
+
+    @model_validator(mode="after")
+    def _thresholds_ordered(self) -> BollingerConfig:
+        if self.bb_long_threshold >= self.bb_short_threshold:
+            raise ValueError(
+                f"bb_long_threshold {self.bb_long_threshold} must be below bb_short_threshold "
+                f"{self.bb_short_threshold}, or one candle could be both a long and a short"
+            )
+        return self
+
+
+class Bollinger(Controller):
+    """Opens position executors when %B leaves the thresholds."""
+
+    config_class = BollingerConfig
+    config: BollingerConfig
+
+    def __init__(self, config: BollingerConfig, context: ControllerContext) -> None:
+        super().__init__(config, context)
+        self._last_entry_ts: float | None = None
+        self._passed_row = -1  # the last signal candle decided on (entered, or not enterable)
+        self._interval_ms = interval_ms(config.interval)
+        self._feed: tuple[CandleFeed, np.ndarray, CandleFeed] | None = None  # source -> ours
+        self._key = f"bollinger:{config.bb_length}:{config.bb_std!r}"
+        self._signal_key = f"{self._key}:{config.bb_long_threshold!r}:{config.bb_short_threshold!r}"
+
+    # ---- indicators --------------------------------------------------------------------------
+    @property
+    def feed(self) -> CandleFeed:
+        """Candles of `interval`: the pair's feed, or its candles resampled when finer."""
+        source = self.context.feed(self.trading_pair)
+        cached = self._feed
+        if cached is not None and cached[0] is source and cached[1] is source.candles:
+            return cached[2]
+        expected = self._interval_ms
+        if expected % source.interval_ms:
+            raise ValueError(
+                f"controller {self.id} reads {self.config.interval} candles but the "
+                f"{self.trading_pair} feed has {source.interval_ms} ms candles; use an interval "
+                "that is a multiple of the feed's"
+            )
+        feed = source
+        if source.interval_ms != expected:  # resampled again when a live feed appends
+            unit = f"{source.interval_ms // 1000}s" if source.interval_ms % 1000 == 0 else None
+            feed = CandleFeed(resample(source.candles, self.config.interval, unit), expected)
+        self._feed = (source, source.candles, feed)
+        return feed
+
+    def percent_b(self) -> np.ndarray:
+        """%B for every candle of the feed (cached in the feed)."""
+        cfg = self.config
+        return self.feed.indicator(
+            self._key, lambda c: percent_b(c["close"], cfg.bb_length, cfg.bb_std)
+        )
+
+    def signals(self) -> np.ndarray:
+        """Per candle: 1 long, -1 short, 0 nothing (NaN %B is nothing)."""
+
+        def compute(_candles: np.ndarray) -> np.ndarray:
+            pb = self.percent_b()
+            out = np.zeros(len(pb), dtype=np.int8)
+            with np.errstate(invalid="ignore"):
+                out[pb < self.config.bb_long_threshold] = 1
+                out[pb > self.config.bb_short_threshold] = -1
+            return out
+
+        return self.feed.indicator(self._signal_key, compute)
+
+    def _signal_rows(self) -> np.ndarray:
+        return self.feed.indicator(
+            self._signal_key + ":rows", lambda _c: np.flatnonzero(self.signals())
+        )
+
+    def _signal_closes(self) -> np.ndarray:
+        """Close time in seconds of each signal candle."""
+        feed = self.feed
+        return feed.indicator(
+            self._signal_key + ":closes",
+            lambda c: (c["ts"][self._signal_rows()] + feed.interval_ms) / 1000,
+        )
+
+    # ---- decisions ---------------------------------------------------------------------------
+    def _cooldown_end(self) -> float | None:
+        if self._last_entry_ts is None or not self.config.cooldown_time:
+            return None
+        return self._last_entry_ts + self.config.cooldown_time
+
+    def _has_room(self, now: float) -> bool:
+        active = sum(1 for _ in self.executors)
+        cooldown_end = self._cooldown_end()
+        return active < self.config.max_executors and (cooldown_end is None or now >= cooldown_end)
+
+    def decide(self, now: float) -> Sequence[Action]:
+        """Enter on the last closed candle's signal when there is room."""
+        row = self.feed.closed_count(now) - 1
+        if row <= self._passed_row or not self._has_room(now):
+            return []
+        signal = int(self.signals()[row])
+        if signal == 0:
+            return []
+        # One look per signal candle: entered now, or passed when the wallet or the exchange's
+        # minimums do not allow it (decide and next_decision then agree on every tick).
+        self._passed_row = row
+        side = TradeType.BUY if signal > 0 else TradeType.SELL
+        mid = self.mid()
+        rule = self.gateway.trading_rule(self.trading_pair)
+        amount = rule.quantize_amount(self.config.amount_quote / mid)
+        price = rule.quantize_price(mid, side)
+        try:
+            rule.check(price, amount)
+        except OrderRuleError:
+            return []  # too small for the exchange; sending it would only fail
+        if side is TradeType.SELL and self.gateway.available(self.base_asset) < amount:
+            return []  # spot: a short sells base we hold, and we hold too little
+        if side is TradeType.BUY:
+            fee = self.gateway.exit_fee_pct(self.trading_pair, self.config.entry_order_type)
+            if self.gateway.available(self.quote_asset) < amount * price * (1 + fee):
+                return []  # never spend quote that resting orders have locked
+        entry_price = price if self.config.entry_order_type.is_limit else None
+        config = PositionExecutorConfig(
+            trading_pair=self.trading_pair, side=side, amount=amount, entry_price=entry_price,
+            entry_order_type=self.config.entry_order_type, barrier=self.config.triple_barrier,
+            level_id="long" if signal > 0 else "short",
+        )  # fmt: skip
+        self._last_entry_ts = now
+        return [CreateExecutor(PositionExecutor, config)]
+
+    def next_decision(self, now: float) -> float | None:
+        """The earliest time decide() could enter: the close of the next signal candle it has
+        not looked at, not before the cooldown ends (the data's end: never); None when now."""
+        row = self.feed.closed_count(now) - 1
+        first = max(row, self._passed_row + 1)
+        if row == first and sum(1 for _ in self.executors) >= self.config.max_executors:
+            first += 1  # the current candle needs an executor to end, and that wakes us
+        i = int(self._signal_rows().searchsorted(first))
+        closes = self._signal_closes()
+        wake = float(closes[i]) if i < len(closes) else math.inf
+        cooldown_end = self._cooldown_end()
+        if cooldown_end is not None:
+            wake = max(wake, cooldown_end)
+        return self._hint(wake, now)
+
+    def _hint(self, wake: float, now: float) -> float | None:
+        """`wake` as a backtest hint: capped at the data's last close (the clock cannot jump to
+        an infinite time, and the run must still tick at its end); None when it is now."""
+        feed = self.context.feeds.get(self.trading_pair)
+        if feed is not None and len(feed):
+            wake = min(wake, (int(feed.candles["ts"][-1]) + feed.interval_ms) / 1000)
+        return wake if now < wake < math.inf else None

@@ -1,0 +1,166 @@
+"""PmmSimple on a real simulated market: level prices and sizes, refresh, per-level cooldown.
+
+Tick 0.01, step 0.0001, no fees unless stated, 1 s candles; the mid starts at 100. Levels:
+buy_0 1 % below with 25 % of 1 000 USDT, buy_1 2 % below with 25 %, sell_0 1 % above with 50 %.
+"""
+
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from birdterm.engine.candle_feed import CandleFeed
+from birdterm.engine.controllers.base import ControllerContext, CreateExecutor, StopExecutor
+from birdterm.engine.controllers.pmm_simple import PmmSimple, PmmSimpleConfig
+from birdterm.engine.executors.base import CloseType
+from birdterm.engine.executors.position import TripleBarrier
+
+from tests.engine.executors.harness import PAIR, D, SimHarness, candles
+
+FLAT = (100, 100, 100, 100)
+CONFIGS = Path(__file__).resolve().parents[3] / "configs"
+
+
+def make(rows, **overrides) -> tuple[SimHarness, PmmSimple]:
+    h = SimHarness(candles(rows), balances={"USDT": D(10_000), "BTC": D(10)})
+    fields = dict(
+        id="pmm", trading_pair=PAIR, buy_spreads=[D("0.01"), D("0.02")],
+        sell_spreads=[D("0.01")], buy_amounts_pct=[D("0.25"), D("0.25")],
+        sell_amounts_pct=[D("0.5")], total_amount_quote=D(1000), executor_refresh_time=5,
+    )  # fmt: skip
+    fields.update(overrides)
+    context = ControllerContext(h.connector, h.orchestrator, {PAIR: CandleFeed(h.data, 1000)})
+    return h, PmmSimple(PmmSimpleConfig(**fields), context)
+
+
+def decide(h: SimHarness, controller: PmmSimple) -> list:
+    actions = list(controller.decide(h.connector.now()))
+    for action in actions:
+        if isinstance(action, CreateExecutor):
+            h.orchestrator.create(controller.id, action.executor_class, action.config)
+        elif isinstance(action, StopExecutor):
+            h.orchestrator.stop(action.executor_id, action.keep_position)
+    h.connector.process_pending()
+    return actions
+
+
+def entries(controller: PmmSimple) -> dict[str, tuple[str, Decimal, Decimal]]:
+    return {e.level_id: (e.side.value, e.config.entry_price, e.config.amount)
+            for e in controller.executors}  # fmt: skip
+
+
+def finish(h: SimHarness) -> None:
+    h.assert_pnl_identity()
+    assert all(v >= 0 for v in h.wallet.total.values()), h.wallet.total
+
+
+def test_one_executor_per_level_at_the_exact_prices_and_sizes():
+    h, pmm = make([FLAT, FLAT, FLAT])
+    actions = decide(h, pmm)
+    assert len(actions) == 3
+    assert entries(pmm) == {
+        "buy_0": ("BUY", D("99.00"), D("2.5252")),  # 100 x 0.99; 250 / 99 = 2.52525...
+        "buy_1": ("BUY", D("98.00"), D("2.5510")),  # 100 x 0.98; 250 / 98 = 2.55102...
+        "sell_0": ("SELL", D("101.00"), D("4.9504")),  # 100 x 1.01; 500 / 101 = 4.95049...
+    }
+    assert h.connector.open_order_count() == 3
+    h.step()
+    assert decide(h, pmm) == []  # every level is busy
+    finish(h)
+
+
+def test_unfilled_entries_are_refreshed_at_the_new_mid_after_the_refresh_time():
+    drift = (100, 100.5, 100, 100.5)
+    rows = [FLAT, drift] + [(100.5, 100.5, 100.5, 100.5)] * 7
+    h, pmm = make(rows)
+    decide(h, pmm)  # t = 1: created
+    first = {e.id for e in pmm.executors}
+    for _ in range(4):  # t = 2 .. 5: younger than 5 s
+        h.step()
+        assert decide(h, pmm) == []
+    assert pmm.next_decision(h.connector.now()) == 6.0  # created at 1 + refresh 5
+    h.step()  # t = 6: 5 s old and unfilled
+    actions = decide(h, pmm)
+    assert {a.executor_id for a in actions if isinstance(a, StopExecutor)} == first
+    assert not list(pmm.executors)
+    assert {e.close_type for e in h.orchestrator.closed} == {CloseType.EARLY_STOP}
+    h.step()  # t = 7: no cooldown for levels that never traded: placed at the mid 100.5
+    decide(h, pmm)
+    assert entries(pmm) == {
+        "buy_0": ("BUY", D("99.49"), D("2.5128")),  # 100.5 x 0.99 = 99.495 -> 99.49 (bid down)
+        "buy_1": ("BUY", D("98.49"), D("2.5383")),  # 100.5 x 0.98 = 98.49; 250 / 98.49
+        "sell_0": ("SELL", D("101.51"), D("4.9256")),  # 101.505 -> 101.51 (ask up); 500/101.51
+    }
+    finish(h)
+
+
+def test_a_level_that_traded_waits_its_cooldown_while_the_others_stay():
+    rows = [
+        FLAT,
+        (100, 100, 98.5, 98.5),  # t = 1..2: buy_0 at 99 fills, buy_1 at 98 does not
+        (98.5, 100, 98.5, 100),  # t = 2..3: its take profit 99 x 1.005 = 99.495 -> 99.50 fills
+        FLAT, FLAT, FLAT, FLAT,
+    ]  # fmt: skip
+    barrier = TripleBarrier(take_profit=D("0.005"))
+    h, pmm = make(rows, cooldown_time=3, executor_refresh_time=60, triple_barrier=barrier)
+    decide(h, pmm)
+    buy_0 = next(e for e in pmm.executors if e.level_id == "buy_0")
+    h.step(2)
+    assert buy_0.close_type is CloseType.TAKE_PROFIT
+    assert buy_0.close_ts == 2.0  # the fill happened in the candle opening at 2 s
+    # 2.5252 x (99.50 - 99) = 1.2626, no fees
+    assert buy_0.ledger.realized_pnl_quote == D("1.2626")
+    assert decide(h, pmm) == []  # t = 3: cooling until 2 + 3 = 5
+    assert pmm.next_decision(h.connector.now()) == 5.0
+    h.step()
+    assert decide(h, pmm) == []  # t = 4
+    assert set(entries(pmm)) == {"buy_1", "sell_0"}
+    h.step()
+    actions = decide(h, pmm)  # t = 5: buy_0 again, at the mid 100
+    assert [a.config.level_id for a in actions] == ["buy_0"]
+    assert entries(pmm)["buy_0"] == ("BUY", D("99.00"), D("2.5252"))
+    assert h.wallet.balance("USDT") == D(10_000) + D("1.2626")
+    finish(h)
+
+
+def test_spreads_and_amounts_of_different_length_are_rejected():
+    with pytest.raises(ValidationError) as err:
+        PmmSimpleConfig(id="pmm", trading_pair=PAIR, buy_spreads=[D("0.01"), D("0.02")],
+                        buy_amounts_pct=[D("0.5")], total_amount_quote=D(1000))  # fmt: skip
+    assert "buy_spreads has 2 levels but buy_amounts_pct has 1; give one amount per spread" in (
+        str(err.value)
+    )
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"sell_spreads": [D(0)], "sell_amounts_pct": [D("0.5")]}, "must be > 0 and < 1"),
+        ({"buy_spreads": [D("0.01")], "buy_amounts_pct": [D("0.6")],
+          "sell_spreads": [D("0.01")], "sell_amounts_pct": [D("0.6")]}, "add up to 1.2"),
+        ({}, "at least one level"),
+        ({"buy_spreads": [D("0.01")], "buy_amounts_pct": [D(1)], "entry_order_type": "MARKET"},
+         "LIMIT or LIMIT_MAKER"),
+    ],
+)  # fmt: skip
+def test_invalid_levels_say_what_is_valid(fields, message):
+    with pytest.raises(ValidationError, match=message):
+        PmmSimpleConfig(id="pmm", trading_pair=PAIR, total_amount_quote=D(1000), **fields)
+
+
+def test_example_config_loads_and_backtests_the_same_with_and_without_hints():
+    from birdterm.sim.backtest import BacktestEngine
+    from birdterm.sim.backtest_config import load_backtest_file
+    from birdterm.sim.backtest_data import load_market_data
+
+    controller, settings = load_backtest_file(CONFIGS / "pmm_simple.toml")
+    assert isinstance(controller, PmmSimpleConfig) and controller.type == "pmm_simple"
+    synthetic = settings.synthetic.model_copy(update={"days": 0.25})
+    settings = settings.model_copy(update={"synthetic": synthetic})
+    data = load_market_data(controller.trading_pair, settings)
+    sparse = BacktestEngine([controller], [data], settings, sparse=True).run()
+    dense = BacktestEngine([controller], [data], settings, sparse=False).run()
+    assert sparse.summary() == dense.summary()
+    assert [e.to_dict() for e in sparse.executors] == [e.to_dict() for e in dense.executors]
+    assert len(sparse.executors) >= 10
