@@ -9,6 +9,7 @@ feeds append candles and drop the cache.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Callable
 
 import numpy as np
@@ -23,7 +24,7 @@ class CandleFeed:
         require_dtype(candles, CANDLE_DTYPE, "candles")
         self.candles = candles
         self.interval_ms = interval_ms
-        self._close_ts = candles["ts"] + interval_ms
+        self._close_ms: list[int] = (candles["ts"] + interval_ms).tolist()  # bisect: no numpy call
         self._cache: dict[str, np.ndarray] = {}
 
     def __len__(self) -> int:
@@ -31,7 +32,7 @@ class CandleFeed:
 
     def closed_count(self, now_s: float) -> int:
         """How many candles have closed by `now_s` (seconds)."""
-        return int(np.searchsorted(self._close_ts, round(now_s * 1000), side="right"))
+        return bisect.bisect_right(self._close_ms, round(now_s * 1000))
 
     def last(self, now_s: float, n: int) -> np.ndarray:
         """The last `n` candles closed by `now_s` (fewer at the start of the data)."""
@@ -49,5 +50,5 @@ class CandleFeed:
         """Add newly closed candles (live feeds); cached indicators are recomputed on demand."""
         require_dtype(candles, CANDLE_DTYPE, "candles")
         self.candles = np.concatenate([self.candles, candles])
-        self._close_ts = self.candles["ts"] + self.interval_ms
+        self._close_ms = (self.candles["ts"] + self.interval_ms).tolist()
         self._cache.clear()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, Decimal
 from enum import Enum
+from functools import lru_cache
 
 ZERO = Decimal(0)
 
@@ -274,8 +275,15 @@ class TradingRule:
 
 
 def _to_grid(value: Decimal, step: Decimal, rounding: str) -> Decimal:
+    if _is_power_of_ten(step):  # the usual tick/step (0.01, 0.00001): one exact quantize
+        return value.quantize(step, rounding=rounding)
     steps = (value / step).to_integral_value(rounding=rounding)
     return (steps * step).quantize(step)
+
+
+@lru_cache(maxsize=64)
+def _is_power_of_ten(step: Decimal) -> bool:
+    return step.as_tuple().digits == (1,)
 
 
 @dataclass(frozen=True, slots=True)

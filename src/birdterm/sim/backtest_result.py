@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from birdterm.engine.config import atomic_write_text
+from birdterm.engine.connectors.base import Fill
 from birdterm.engine.connectors.wallet import Wallet
 from birdterm.engine.executors.base import ExecutorReport
 from birdterm.engine.executors.orchestrator import ExecutorOrchestrator, PnlBreakdown
@@ -58,35 +59,32 @@ class StateLog:
 
     def record(self, timestamp: float, orchestrator: ExecutorOrchestrator, wallet: Wallet) -> None:
         """Snapshot the books now (replacing a snapshot taken at the same moment)."""
-        per_pair = {p: [0.0] * 6 for p in self.pairs}
+        # per pair, exact until stored: executors realized/base/cost, hold realized/base/cost
+        books = {p: [ZERO, ZERO, ZERO, ZERO, ZERO, ZERO] for p in self.pairs}
         fees = volume = ZERO
-        realized: dict[str, Decimal] = {p: ZERO for p in self.pairs}
         for pair, (pair_realized, pair_fees, pair_volume) in orchestrator.closed_totals.items():
-            realized[pair] += pair_realized
+            books[pair][0] += pair_realized
             fees += pair_fees
             volume += pair_volume
-        base: dict[str, Decimal] = {p: ZERO for p in self.pairs}
-        cost: dict[str, Decimal] = {p: ZERO for p in self.pairs}
         for executor in orchestrator.active.values():
-            pair = executor.trading_pair
-            realized[pair] += executor.ledger.realized_pnl_quote
-            base[pair] += executor.ledger.base_amount
-            cost[pair] += executor.ledger.cost_quote
+            book, ledger = books[executor.trading_pair], executor.ledger
+            book[0] += ledger.realized_pnl_quote
+            book[1] += ledger.base_amount
+            book[2] += ledger.cost_quote
             fees += executor.fees_quote
             volume += executor.bought_quote + executor.sold_quote
-        for pair in self.pairs:
-            per_pair[pair][0:3] = [float(realized[pair]), float(base[pair]), float(cost[pair])]
         for hold in orchestrator.holds.values():
-            row = per_pair[hold.trading_pair]
-            row[3] += float(hold.realized_pnl_quote)
-            row[4] += float(hold.base_amount)
-            row[5] += float(hold.cost_quote)
+            book = books[hold.trading_pair]
+            book[3] += hold.realized_pnl_quote
+            book[4] += hold.base_amount
+            book[5] += hold.cost_quote
         for asset in wallet.total:
             if asset not in self.assets:
                 self.assets.append(asset)
                 for old in self.rows:
                     old.append(0.0)
-        values = [v for p in self.pairs for v in per_pair[p]] + [float(fees), float(volume)]
+        values = [float(v) for p in self.pairs for v in books[p]]
+        values += [float(fees), float(volume)]
         values += [float(wallet.balance(a)) for a in self.assets]
         ts = round(timestamp * 1000)
         if self.ts_ms and self.ts_ms[-1] == ts:
@@ -110,10 +108,18 @@ class BacktestResult:
     final_balances: dict[str, Decimal]
     holds: list[dict[str, Any]]
     executors: list[ExecutorReport]
-    fills: list[dict[str, Any]]
+    raw_fills: list[tuple[str, Fill]]  # (executor id, fill); `fills` gives them as rows
     timeseries: dict[str, np.ndarray]
     metrics: Metrics
     assets: list[str] = field(default_factory=list)
+    _fill_rows: list[dict[str, Any]] | None = field(default=None, repr=False)
+
+    @property
+    def fills(self) -> list[dict[str, Any]]:
+        """Every fill as a JSON-ready row (built on first use: a long run has many)."""
+        if self._fill_rows is None:
+            self._fill_rows = [_fill_row(owner, f) for owner, f in self.raw_fills]
+        return self._fill_rows
 
     def summary(self) -> dict[str, str]:
         """The P&L split (exact decimals as strings)."""
@@ -176,6 +182,15 @@ class BacktestResult:
             atomic_write_text(path, _csv_text(columns, rows))
             written.append(path)
         return written
+
+
+def _fill_row(owner: str, f: Fill) -> dict[str, Any]:
+    return {
+        "ts_ms": round(f.timestamp * 1000), "executor_id": owner, "order_id": f.order_id,
+        "trading_pair": f.trading_pair, "side": f.side.value, "price": str(f.price),
+        "amount": str(f.amount), "fee_quote": str(f.fee_quote), "is_maker": f.is_maker,
+        "trade_id": f.trade_id,
+    }  # fmt: skip
 
 
 def _json_floats(values: np.ndarray) -> list[Any]:
@@ -316,21 +331,6 @@ def build_result(
     )
     equity = initial_value + series["total"]
     metrics = compute_metrics(series["ts_ms"], equity, initial_value, outcomes)
-    fills = [
-        {
-            "ts_ms": round(f.timestamp * 1000),
-            "executor_id": owner,
-            "order_id": f.order_id,
-            "trading_pair": f.trading_pair,
-            "side": f.side.value,
-            "price": str(f.price),
-            "amount": str(f.amount),
-            "fee_quote": str(f.fee_quote),
-            "is_maker": f.is_maker,
-            "trade_id": f.trade_id,
-        }
-        for owner, f in connector.fills
-    ]
     holds = [
         {
             "controller_id": h.controller_id,
@@ -355,7 +355,7 @@ def build_result(
         final_balances=final,
         holds=holds,
         executors=reports,
-        fills=fills,
+        raw_fills=list(connector.fills),
         timeseries=series,
         metrics=metrics,
         assets=list(log.assets),

@@ -279,9 +279,7 @@ class SimConnector:
             self.wallet.unlock(order.lock_asset, order.lock_per_unit * amount)
         self.wallet.settle(spend, receive, fees)
         order.filled += amount
-        fee_quote = sum(
-            (v * price if asset == market.base else v for asset, v in fees.items()), ZERO
-        )
+        fee_quote = fees.get(market.quote, ZERO) + fees.get(market.base, ZERO) * price
         fill = Fill(
             order.order_id, market.trading_pair, order.side, price, amount, fees, fee_quote,
             is_maker, self._now, str(next(self._trade_ids)),

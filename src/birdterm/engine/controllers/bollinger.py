@@ -11,8 +11,10 @@ result does not depend on the update interval.
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal
 
@@ -57,6 +59,18 @@ def percent_b(close: np.ndarray, length: int, num_std: float) -> np.ndarray:
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class _SignalView:
+    """The signal arrays of one feed state, as Python lists (O(1) reads, bisect)."""
+
+    source: CandleFeed | None
+    candles: np.ndarray | None
+    feed: CandleFeed
+    signals: list[int]
+    by_side: dict[int, tuple[list[int], list[float]]]  # 1/-1: signal rows, their close times (s)
+    last_close: float
+
+
 class BollingerConfig(ControllerConfig):
     """Bands, thresholds, candle interval, size and limits, and the exits."""
 
@@ -98,6 +112,10 @@ class Bollinger(Controller):
         self._last_entry_ts: float | None = None
         self._passed_row = -1  # the last signal candle decided on (entered, or not enterable)
         self._interval_ms = interval_ms(config.interval)
+        self._signal_view: _SignalView | None = None
+        # side (1 long / -1 short) -> executors' version when it last lacked funds: that side
+        # is not retried until an executor of the run changes (fills, creations, ends)
+        self._starved: dict[int, int] = {}
         self._feed: tuple[CandleFeed, np.ndarray, CandleFeed] | None = None  # source -> ours
         self._key = f"bollinger:{config.bb_length}:{config.bb_std!r}"
         self._signal_key = f"{self._key}:{config.bb_long_threshold!r}:{config.bb_short_threshold!r}"
@@ -144,18 +162,25 @@ class Bollinger(Controller):
 
         return self.feed.indicator(self._signal_key, compute)
 
-    def _signal_rows(self) -> np.ndarray:
-        return self.feed.indicator(
-            self._signal_key + ":rows", lambda _c: np.flatnonzero(self.signals())
-        )
-
-    def _signal_closes(self) -> np.ndarray:
-        """Close time in seconds of each signal candle."""
+    def _view(self) -> _SignalView:
+        """Signals as plain lists for the per-decision reads (rebuilt when the feed changes)."""
+        source = self.context.feeds.get(self.trading_pair)
+        view = self._signal_view
+        if view is not None and view.source is source and view.candles is source.candles:
+            return view
         feed = self.feed
-        return feed.indicator(
-            self._signal_key + ":closes",
-            lambda c: (c["ts"][self._signal_rows()] + feed.interval_ms) / 1000,
-        )
+        signals = self.signals()
+        by_side: dict[int, tuple[list[int], list[float]]] = {}
+        for side in (1, -1):
+            rows = np.flatnonzero(signals == side)
+            closes = (feed.candles["ts"][rows] + feed.interval_ms) / 1000
+            by_side[side] = (rows.tolist(), closes.tolist())
+        last = (int(feed.candles["ts"][-1]) + feed.interval_ms) / 1000 if len(feed) else math.inf
+        self._signal_view = _SignalView(
+            source, source.candles if source is not None else None, feed, signals.tolist(),
+            by_side, last,
+        )  # fmt: skip
+        return self._signal_view
 
     # ---- decisions ---------------------------------------------------------------------------
     def _cooldown_end(self) -> float | None:
@@ -164,21 +189,25 @@ class Bollinger(Controller):
         return self._last_entry_ts + self.config.cooldown_time
 
     def _has_room(self, now: float) -> bool:
-        active = sum(1 for _ in self.executors)
+        active = self.context.orchestrator.active_count(self.id)
         cooldown_end = self._cooldown_end()
         return active < self.config.max_executors and (cooldown_end is None or now >= cooldown_end)
 
     def decide(self, now: float) -> Sequence[Action]:
         """Enter on the last closed candle's signal when there is room."""
-        row = self.feed.closed_count(now) - 1
+        view = self._view()
+        row = view.feed.closed_count(now) - 1
         if row <= self._passed_row or not self._has_room(now):
             return []
-        signal = int(self.signals()[row])
+        signal = view.signals[row]
         if signal == 0:
             return []
         # One look per signal candle: entered now, or passed when the wallet or the exchange's
         # minimums do not allow it (decide and next_decision then agree on every tick).
         self._passed_row = row
+        version = self.context.orchestrator.version
+        if self._starved.get(signal) == version:
+            return []  # this side lacked funds and no executor has changed since
         side = TradeType.BUY if signal > 0 else TradeType.SELL
         mid = self.mid()
         rule = self.gateway.trading_rule(self.trading_pair)
@@ -189,10 +218,12 @@ class Bollinger(Controller):
         except OrderRuleError:
             return []  # too small for the exchange; sending it would only fail
         if side is TradeType.SELL and self.gateway.available(self.base_asset) < amount:
+            self._starved[signal] = version
             return []  # spot: a short sells base we hold, and we hold too little
         if side is TradeType.BUY:
             fee = self.gateway.exit_fee_pct(self.trading_pair, self.config.entry_order_type)
             if self.gateway.available(self.quote_asset) < amount * price * (1 + fee):
+                self._starved[signal] = version
                 return []  # never spend quote that resting orders have locked
         entry_price = price if self.config.entry_order_type.is_limit else None
         config = PositionExecutorConfig(
@@ -205,23 +236,24 @@ class Bollinger(Controller):
 
     def next_decision(self, now: float) -> float | None:
         """The earliest time decide() could enter: the close of the next signal candle it has
-        not looked at, not before the cooldown ends (the data's end: never); None when now."""
-        row = self.feed.closed_count(now) - 1
+        not looked at, not before the cooldown ends (the data's end: never); with no room for
+        an executor, the data's end (an executor that ends wakes the controller anyway)."""
+        view = self._view()
+        row = view.feed.closed_count(now) - 1
         first = max(row, self._passed_row + 1)
-        if row == first and sum(1 for _ in self.executors) >= self.config.max_executors:
-            first += 1  # the current candle needs an executor to end, and that wakes us
-        i = int(self._signal_rows().searchsorted(first))
-        closes = self._signal_closes()
-        wake = float(closes[i]) if i < len(closes) else math.inf
+        if self.context.orchestrator.active_count(self.id) >= self.config.max_executors:
+            return view.last_close if now < view.last_close else None
+        version = self.context.orchestrator.version
+        wake = math.inf
+        for side, (rows, closes) in view.by_side.items():
+            if self._starved.get(side) == version:
+                continue  # waits for an executor change, which wakes the controller
+            i = bisect.bisect_left(rows, first)
+            if i < len(closes):
+                wake = min(wake, closes[i])
         cooldown_end = self._cooldown_end()
         if cooldown_end is not None:
             wake = max(wake, cooldown_end)
-        return self._hint(wake, now)
-
-    def _hint(self, wake: float, now: float) -> float | None:
-        """`wake` as a backtest hint: capped at the data's last close (the clock cannot jump to
-        an infinite time, and the run must still tick at its end); None when it is now."""
-        feed = self.context.feeds.get(self.trading_pair)
-        if feed is not None and len(feed):
-            wake = min(wake, (int(feed.candles["ts"][-1]) + feed.interval_ms) / 1000)
+        # capped at the data's last close (the run must still tick at its end); None when now
+        wake = min(wake, view.last_close)
         return wake if now < wake < math.inf else None

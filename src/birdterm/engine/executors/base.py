@@ -209,7 +209,10 @@ class Executor:
                 self._cancel(order)
 
     def _open_orders(self, role: str | None = None) -> list[TrackedOrder]:
-        return [o for o in self.orders.values() if o.is_open and (role is None or o.role == role)]
+        return [
+            o for o in self.orders.values()
+            if not o.state.is_done and (role is None or o.role == role)
+        ]  # fmt: skip
 
     def _watch(
         self,

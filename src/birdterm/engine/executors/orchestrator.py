@@ -88,6 +88,10 @@ class ExecutorOrchestrator:
         """The controller's active executors."""
         return self._by_controller.get(controller_id, {}).values()
 
+    def active_count(self, controller_id: str) -> int:
+        """How many executors the controller has running."""
+        return len(self._by_controller.get(controller_id, ()))
+
     def hold(self, controller_id: str, trading_pair: str) -> PositionHold:
         """The controller's position hold on a pair (created empty on first use)."""
         key = (controller_id, trading_pair)
