@@ -17,6 +17,8 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any, ClassVar
 
+from pydantic import BaseModel, ConfigDict
+
 from birdterm.engine.connectors.base import Fill, TradingGateway, WatchKind
 from birdterm.engine.executors.position_hold import PositionHold
 from birdterm.engine.types import OrderState, OrderType, TradeType, split_trading_pair
@@ -109,27 +111,37 @@ class ExecutorReport:
         return out
 
 
+class ExecutorConfig(BaseModel):
+    """What every executor's config says: the pair, the side, and the controller's level."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    trading_pair: str
+    side: TradeType
+    level_id: str = ""
+
+
 class Executor:
     """Base class: subclasses implement `_on_start`, `_on_fill`, `_on_order_closed`,
     `_on_watch` and `_on_early_stop`, and call `_shutdown(close_type)` when they are done."""
 
     kind: ClassVar[str] = "executor"
+    config: ExecutorConfig
 
     def __init__(
         self,
         executor_id: str,
         controller_id: str,
-        trading_pair: str,
-        side: TradeType,
+        config: ExecutorConfig,
         gateway: TradingGateway,
-        level_id: str = "",
         on_terminated: Callable[[Executor], None] | None = None,
     ) -> None:
         self.id = executor_id
         self.controller_id = controller_id
-        self.trading_pair = trading_pair
-        self.side = side
-        self.level_id = level_id
+        self.config = config
+        self.trading_pair = trading_pair = config.trading_pair
+        self.side = config.side
+        self.level_id = config.level_id
         self.gateway = gateway
         self.base_asset, self.quote_asset = split_trading_pair(trading_pair)
         self.on_terminated = on_terminated

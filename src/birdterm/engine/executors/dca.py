@@ -17,22 +17,18 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from birdterm.engine.connectors.base import Fill, TradingGateway, WatchKind
-from birdterm.engine.executors.base import CloseType, Executor, TrackedOrder
+from birdterm.engine.executors.base import CloseType, Executor, ExecutorConfig, TrackedOrder
 from birdterm.engine.types import OrderState, OrderType, TradeType
 
 ONE = Decimal(1)
 
 
-class DCAExecutorConfig(BaseModel):
+class DCAExecutorConfig(ExecutorConfig):
     """A DCA: entry levels (explicit or generated), their sizes, and the exits."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    trading_pair: str
-    side: TradeType
     prices: tuple[Decimal, ...] | None = Field(default=None, min_length=1, max_length=100)
     start_price: Decimal | None = Field(default=None, gt=0)
     n_levels: int | None = Field(default=None, ge=1, le=100)
@@ -46,7 +42,6 @@ class DCAExecutorConfig(BaseModel):
     take_profit: Decimal | None = Field(default=None, gt=0, lt=10)
     stop_loss: Decimal | None = Field(default=None, gt=0, lt=1)
     time_limit: float | None = Field(default=None, gt=0, description="seconds from the start")
-    level_id: str = ""
 
     @model_validator(mode="after")
     def _consistent(self) -> DCAExecutorConfig:
@@ -106,11 +101,8 @@ class DCAExecutor(Executor):
         self, executor_id: str, controller_id: str, config: DCAExecutorConfig,
         gateway: TradingGateway, **kwargs: Any,
     ) -> None:  # fmt: skip
-        super().__init__(
-            executor_id, controller_id, config.trading_pair, config.side, gateway,
-            level_id=config.level_id, **kwargs,
-        )  # fmt: skip
-        self.config = config
+        super().__init__(executor_id, controller_id, config, gateway, **kwargs)
+        self.config: DCAExecutorConfig = config
         self._closing: CloseType | None = None
 
     # ---- entries -----------------------------------------------------------------------------

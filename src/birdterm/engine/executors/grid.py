@@ -20,10 +20,16 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from birdterm.engine.connectors.base import Fill, TradingGateway, WatchKind
-from birdterm.engine.executors.base import CloseType, Executor, ExecutorStatus, TrackedOrder
+from birdterm.engine.executors.base import (
+    CloseType,
+    Executor,
+    ExecutorConfig,
+    ExecutorStatus,
+    TrackedOrder,
+)
 from birdterm.engine.executors.position_hold import PositionHold
 from birdterm.engine.types import OrderRuleError, OrderState, OrderType, TradeType
 
@@ -31,12 +37,9 @@ ZERO = Decimal(0)
 ONE = Decimal(1)
 
 
-class GridExecutorConfig(BaseModel):
+class GridExecutorConfig(ExecutorConfig):
     """One grid: range, levels, size, per-level take profit and the grid's stops."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    trading_pair: str
     side: TradeType = TradeType.BUY
     start_price: Decimal = Field(gt=0, description="lowest level")
     end_price: Decimal = Field(gt=0, description="highest level")
@@ -58,7 +61,6 @@ class GridExecutorConfig(BaseModel):
     )
     open_order_type: OrderType = OrderType.LIMIT
     take_profit_order_type: OrderType = OrderType.LIMIT
-    level_id: str = ""
 
     @model_validator(mode="after")
     def _consistent(self) -> GridExecutorConfig:
@@ -123,11 +125,8 @@ class GridExecutor(Executor):
         self, executor_id: str, controller_id: str, config: GridExecutorConfig,
         gateway: TradingGateway, **kwargs: Any,
     ) -> None:  # fmt: skip
-        super().__init__(
-            executor_id, controller_id, config.trading_pair, config.side, gateway,
-            level_id=config.level_id, **kwargs,
-        )  # fmt: skip
-        self.config = config
+        super().__init__(executor_id, controller_id, config, gateway, **kwargs)
+        self.config: GridExecutorConfig = config
         self.rule = gateway.trading_rule(config.trading_pair)
         self.levels = self._build_levels()
         self._by_order: dict[str, GridLevel] = {}

@@ -14,22 +14,18 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from birdterm.engine.connectors.base import TradingGateway
-from birdterm.engine.executors.base import CloseType, Executor, TrackedOrder
+from birdterm.engine.executors.base import CloseType, Executor, ExecutorConfig, TrackedOrder
 from birdterm.engine.types import OrderState, OrderType, TradeType
 
 ONE = Decimal(1)
 
 
-class OrderExecutorConfig(BaseModel):
+class OrderExecutorConfig(ExecutorConfig):
     """One order: side, base amount, type, price, and its refresh and expiry policy."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    trading_pair: str
-    side: TradeType
     amount: Decimal = Field(gt=0, description="base amount")
     order_type: OrderType = OrderType.LIMIT
     price: Decimal | None = Field(default=None, gt=0, description="limit price")
@@ -41,7 +37,6 @@ class OrderExecutorConfig(BaseModel):
     refresh_interval: float | None = Field(default=None, gt=0, description="seconds")
     max_refreshes: int | None = Field(default=None, ge=0)
     expire_after: float | None = Field(default=None, gt=0, description="seconds from the start")
-    level_id: str = ""
 
     @model_validator(mode="after")
     def _consistent(self) -> OrderExecutorConfig:
@@ -70,11 +65,8 @@ class OrderExecutor(Executor):
         self, executor_id: str, controller_id: str, config: OrderExecutorConfig,
         gateway: TradingGateway, **kwargs: Any,
     ) -> None:  # fmt: skip
-        super().__init__(
-            executor_id, controller_id, config.trading_pair, config.side, gateway,
-            level_id=config.level_id, **kwargs,
-        )  # fmt: skip
-        self.config = config
+        super().__init__(executor_id, controller_id, config, gateway, **kwargs)
+        self.config: OrderExecutorConfig = config
         self.refreshes = 0
         self.target = config.amount
         self._refreshing = False

@@ -19,7 +19,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from birdterm.engine.connectors.base import Fill, TradingGateway, WatchKind
-from birdterm.engine.executors.base import CloseType, Executor, TrackedOrder
+from birdterm.engine.executors.base import CloseType, Executor, ExecutorConfig, TrackedOrder
 from birdterm.engine.types import OrderState, OrderType, TradeType
 
 ONE = Decimal(1)
@@ -54,18 +54,13 @@ class TripleBarrier(BaseModel):
     trailing_stop_order_type: OrderType = OrderType.MARKET
 
 
-class PositionExecutorConfig(BaseModel):
+class PositionExecutorConfig(ExecutorConfig):
     """One position: side, size in base, entry order, exits."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    trading_pair: str
-    side: TradeType
     amount: Decimal = Field(gt=0, description="base amount")
     entry_price: Decimal | None = Field(default=None, gt=0)
     entry_order_type: OrderType = OrderType.LIMIT
     barrier: TripleBarrier = TripleBarrier()
-    level_id: str = ""
 
     @model_validator(mode="after")
     def _entry_price_for_limits(self) -> PositionExecutorConfig:
@@ -83,11 +78,8 @@ class PositionExecutor(Executor):
         self, executor_id: str, controller_id: str, config: PositionExecutorConfig,
         gateway: TradingGateway, **kwargs: Any,
     ) -> None:  # fmt: skip
-        super().__init__(
-            executor_id, controller_id, config.trading_pair, config.side, gateway,
-            level_id=config.level_id, **kwargs,
-        )  # fmt: skip
-        self.config = config
+        super().__init__(executor_id, controller_id, config, gateway, **kwargs)
+        self.config: PositionExecutorConfig = config
         self.barrier = config.barrier
         self._closing: CloseType | None = None  # set once a barrier fired
         self._closing_order_type = OrderType.MARKET

@@ -15,23 +15,25 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from birdterm.engine.connectors.base import Fill, TradingGateway
-from birdterm.engine.executors.base import CloseType, Executor, ExecutorStatus, TrackedOrder
+from birdterm.engine.executors.base import (
+    CloseType,
+    Executor,
+    ExecutorConfig,
+    ExecutorStatus,
+    TrackedOrder,
+)
 from birdterm.engine.types import OrderRuleError, OrderState, OrderType, TradeType
 
 ZERO = Decimal(0)
 ONE = Decimal(1)
 
 
-class TWAPExecutorConfig(BaseModel):
+class TWAPExecutorConfig(ExecutorConfig):
     """A TWAP: side, total base amount, duration, slice count and mode."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    trading_pair: str
-    side: TradeType
     total_amount: Decimal = Field(gt=0, description="base amount over all slices")
     duration: float = Field(gt=0, description="seconds from the first slice to the end")
     n_slices: int = Field(ge=1, le=10_000)
@@ -40,7 +42,6 @@ class TWAPExecutorConfig(BaseModel):
         default=Decimal("0.0005"), ge=0, lt=1,
         description="maker mode: fraction from the mid, below it for a buy, above for a sell",
     )  # fmt: skip
-    level_id: str = ""
 
     @model_validator(mode="after")
     def _maker_needs_offset(self) -> TWAPExecutorConfig:
@@ -58,11 +59,8 @@ class TWAPExecutor(Executor):
         self, executor_id: str, controller_id: str, config: TWAPExecutorConfig,
         gateway: TradingGateway, **kwargs: Any,
     ) -> None:  # fmt: skip
-        super().__init__(
-            executor_id, controller_id, config.trading_pair, config.side, gateway,
-            level_id=config.level_id, **kwargs,
-        )  # fmt: skip
-        self.config = config
+        super().__init__(executor_id, controller_id, config, gateway, **kwargs)
+        self.config: TWAPExecutorConfig = config
         self.schedule: list[tuple[float, Decimal]] = []  # (due time, base amount) per slice
         self.slice_filled: list[Decimal] = []
         self.unfilled = ZERO  # rests too small to send
