@@ -160,6 +160,9 @@ class Executor:
         self.fees_quote = ZERO
         self.failure_reason = ""
         self.trailing_activated_ts: float | None = None
+        self._closing: CloseType | None = None  # set once the executor decided to close
+        self._closing_order_type = OrderType.MARKET
+        self._closing_price: Decimal | None = None
         self.first_fill_ts: float | None = None
         self.on_change: Callable[[], None] | None = None  # told of every fill and the end
 
@@ -271,6 +274,38 @@ class Executor:
             price = None
         self._place(role, side, order_type, amount, price)
         return True
+
+    def _begin_close(
+        self,
+        close_type: CloseType,
+        order_type: OrderType = OrderType.MARKET,
+        price: Decimal | None = None,
+    ) -> None:
+        """Cancel every open order and watch, then close the position with one order of
+        `order_type` once every cancel is confirmed (inventory is never offered twice)."""
+        if self._closing is not None:
+            return
+        self._closing = close_type
+        self._closing_order_type = order_type
+        self._closing_price = price
+        self._unwatch()
+        for order in self._open_orders():
+            self._cancel(order)
+        self._close_when_idle()
+
+    def _close_when_idle(self) -> None:
+        """Send the closing order once nothing else is open; finish when there is none to send
+        (a limit close rests at `price`, or at the mid when no price was given)."""
+        if self._closing is None or self._open_orders():
+            return
+        price = self._closing_price
+        if self._closing_order_type.is_limit:
+            if price is None:
+                price = self.gateway.mid_price(self.trading_pair)
+            rule = self.gateway.trading_rule(self.trading_pair)
+            price = rule.quantize_price(price, self.side.opposite)
+        if not self._close_position("close", self._closing_order_type, price):
+            self._shutdown(self._closing)
 
     def _shutdown(self, close_type: CloseType) -> None:
         """Cancel everything still open and terminate once every order is done."""

@@ -103,7 +103,6 @@ class DCAExecutor(Executor):
     ) -> None:  # fmt: skip
         super().__init__(executor_id, controller_id, config, gateway, **kwargs)
         self.config: DCAExecutorConfig = config
-        self._closing: CloseType | None = None
 
     # ---- entries -----------------------------------------------------------------------------
     def _on_start(self) -> None:
@@ -186,23 +185,6 @@ class DCAExecutor(Executor):
         else:
             self._begin_close(CloseType.EARLY_STOP)
 
-    def _begin_close(self, close_type: CloseType) -> None:
-        if self._closing is not None:
-            return
-        self._closing = close_type
-        self._unwatch()
-        for order in self._open_orders():
-            self._cancel(order)
-        self._close_when_idle()
-
-    def _close_when_idle(self) -> None:
-        """Send the market close once every other order is done; finish when none is needed."""
-        if self._open_orders() or self._closing is None:
-            return
-        if not self._close_position("close", OrderType.MARKET, None):
-            self._shutdown(self._closing)
-
-    # ---- reporting ---------------------------------------------------------------------------
     def levels_filled(self) -> int:
         """Entry levels whose whole amount filled."""
         return sum(1 for o in self.orders.values()

@@ -130,7 +130,6 @@ class GridExecutor(Executor):
         self.rule = gateway.trading_rule(config.trading_pair)
         self.levels = self._build_levels()
         self._by_order: dict[str, GridLevel] = {}
-        self._closing: CloseType | None = None
         self._range_watch: dict[str, Decimal] = {}  # role -> armed level
 
     def _build_levels(self) -> list[GridLevel]:
@@ -367,24 +366,15 @@ class GridExecutor(Executor):
             self._begin_close(CloseType.EARLY_STOP)
 
     # ---- stopping ----------------------------------------------------------------------------
-    def _begin_close(self, close_type: CloseType) -> None:
-        if self._closing is not None:
-            return
-        self._closing = close_type
-        self._unwatch()
+    def _begin_close(
+        self,
+        close_type: CloseType,
+        order_type: OrderType = OrderType.MARKET,
+        price: Decimal | None = None,
+    ) -> None:
         self._range_watch.clear()
-        for order in self._open_orders():
-            self._cancel(order)
-        self._close_when_idle()
+        super()._begin_close(close_type, order_type, price)
 
-    def _close_when_idle(self) -> None:
-        """Market-close the inventory once every cancel is confirmed (never offer it twice)."""
-        if self._open_orders() or self._closing is None:
-            return
-        if not self._close_position("close", OrderType.MARKET, None):
-            self._shutdown(self._closing)
-
-    # ---- reporting ---------------------------------------------------------------------------
     def round_trips(self) -> int:
         """Completed level round trips (open filled, then its take profit filled)."""
         return sum(level.round_trips for level in self.levels)

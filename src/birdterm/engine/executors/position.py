@@ -81,9 +81,6 @@ class PositionExecutor(Executor):
         super().__init__(executor_id, controller_id, config, gateway, **kwargs)
         self.config: PositionExecutorConfig = config
         self.barrier = config.barrier
-        self._closing: CloseType | None = None  # set once a barrier fired
-        self._closing_order_type = OrderType.MARKET
-        self._closing_price: Decimal | None = None
         self._armed = False
 
     # ---- start and entry ---------------------------------------------------------------------
@@ -196,31 +193,6 @@ class PositionExecutor(Executor):
             self._shutdown(CloseType.POSITION_HOLD)
         else:
             self._begin_close(CloseType.EARLY_STOP, OrderType.MARKET, None)
-
-    def _begin_close(self, close_type: CloseType, order_type: OrderType,
-                     price: Decimal | None) -> None:  # fmt: skip
-        if self._closing is not None:
-            return
-        self._closing = close_type
-        self._closing_order_type = order_type
-        self._closing_price = price
-        self._unwatch()
-        for order in self._open_orders():
-            self._cancel(order)
-        self._close_when_idle()
-
-    def _close_when_idle(self) -> None:
-        """Send the closing order once nothing else is open; finish when there is none to send."""
-        if self._open_orders() or self._closing is None:
-            return
-        price = self._closing_price
-        if self._closing_order_type.is_limit:
-            if price is None:
-                price = self.gateway.mid_price(self.trading_pair)
-            rule = self.gateway.trading_rule(self.trading_pair)
-            price = rule.quantize_price(price, self.side.opposite)
-        if not self._close_position("close", self._closing_order_type, price):
-            self._shutdown(self._closing)
 
     def _report_extra(self) -> dict[str, Any]:
         extra = super()._report_extra()
