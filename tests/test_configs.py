@@ -40,3 +40,19 @@ def test_config_check_names_a_bad_controller_field(tmp_path):
     res = CliRunner().invoke(app, ["config", "check", str(bad)])
     assert res.exit_code == 2
     assert f"{bad}:4: controller.trading_pair" in res.output and "BASE-QUOTE" in res.output
+
+
+@pytest.mark.parametrize("path", CONTROLLER_FILES, ids=lambda p: p.name)
+def test_example_backtests_the_same_on_a_sparse_and_a_dense_clock(path: Path):
+    """Following the controllers' next_decision hints must not change a single number."""
+    from birdterm.sim.backtest import BacktestEngine
+    from birdterm.sim.backtest_data import load_market_data
+
+    controller, settings = load_backtest_file(path)
+    synthetic = settings.synthetic.model_copy(update={"days": 0.25})
+    settings = settings.model_copy(update={"synthetic": synthetic})
+    data = load_market_data(controller.trading_pair, settings)
+    sparse = BacktestEngine([controller], [data], settings, sparse=True).run()
+    dense = BacktestEngine([controller], [data], settings, sparse=False).run()
+    assert sparse.to_json() == dense.to_json()
+    assert len(sparse.executors) >= 2

@@ -249,20 +249,3 @@ def test_finer_candles_are_resampled_to_the_interval():
     assert log and all(t % 3 == 0 for t, *_ in log)
     assert [row for _, row, _ in log] == [3 * r + 2 for r in np.flatnonzero(bb.signals())]
     finish(h)
-
-
-def test_example_config_loads_and_backtests_the_same_with_and_without_hints():
-    from birdterm.sim.backtest import BacktestEngine
-    from birdterm.sim.backtest_config import load_backtest_file
-    from birdterm.sim.backtest_data import load_market_data
-
-    controller, settings = load_backtest_file(CONFIGS / "bollinger.toml")
-    assert isinstance(controller, BollingerConfig) and controller.type == "bollinger"
-    synthetic = settings.synthetic.model_copy(update={"days": 0.25})
-    settings = settings.model_copy(update={"synthetic": synthetic})
-    data = load_market_data(controller.trading_pair, settings)
-    sparse = BacktestEngine([controller], [data], settings, sparse=True).run()
-    dense = BacktestEngine([controller], [data], settings, sparse=False).run()
-    assert sparse.summary() == dense.summary()
-    assert [e.to_dict() for e in sparse.executors] == [e.to_dict() for e in dense.executors]
-    assert len(sparse.executors) >= 5

@@ -178,19 +178,3 @@ def test_example_config_loads():
     controller, backtest = load_backtest_file(CONFIGS / "dca.toml")
     assert isinstance(controller, DcaControllerConfig)
     assert controller.type == "dca" and backtest.synthetic.seed == 7
-
-
-def test_backtest_with_hints_equals_ticking_every_second():
-    from birdterm.sim.backtest import BacktestEngine
-    from birdterm.sim.backtest_data import load_market_data
-
-    controller, settings = load_backtest_file(CONFIGS / "dca.toml")
-    settings = settings.model_copy(
-        update={"synthetic": settings.synthetic.model_copy(update={"days": 0.25})}
-    )
-    data = load_market_data(controller.trading_pair, settings)
-    sparse = BacktestEngine([controller], [data], settings, sparse=True).run()
-    dense = BacktestEngine([controller], [data], settings, sparse=False).run()
-    assert sparse.summary() == dense.summary()
-    assert [e.to_dict() for e in sparse.executors] == [e.to_dict() for e in dense.executors]
-    assert len(sparse.executors) >= 2

@@ -147,20 +147,3 @@ def test_spreads_and_amounts_of_different_length_are_rejected():
 def test_invalid_levels_say_what_is_valid(fields, message):
     with pytest.raises(ValidationError, match=message):
         PmmSimpleConfig(id="pmm", trading_pair=PAIR, total_amount_quote=D(1000), **fields)
-
-
-def test_example_config_loads_and_backtests_the_same_with_and_without_hints():
-    from birdterm.sim.backtest import BacktestEngine
-    from birdterm.sim.backtest_config import load_backtest_file
-    from birdterm.sim.backtest_data import load_market_data
-
-    controller, settings = load_backtest_file(CONFIGS / "pmm_simple.toml")
-    assert isinstance(controller, PmmSimpleConfig) and controller.type == "pmm_simple"
-    synthetic = settings.synthetic.model_copy(update={"days": 0.25})
-    settings = settings.model_copy(update={"synthetic": synthetic})
-    data = load_market_data(controller.trading_pair, settings)
-    sparse = BacktestEngine([controller], [data], settings, sparse=True).run()
-    dense = BacktestEngine([controller], [data], settings, sparse=False).run()
-    assert sparse.summary() == dense.summary()
-    assert [e.to_dict() for e in sparse.executors] == [e.to_dict() for e in dense.executors]
-    assert len(sparse.executors) >= 10
