@@ -10,11 +10,12 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from rich.table import Table
 
 from birdterm.engine.config import ConfigError
-from birdterm.sim.backtest import BacktestEngine, BacktestError
+from birdterm.sim.backtest import BacktestEngine, BacktestError, MarketData
 from birdterm.sim.backtest_config import BacktestSettings, load_backtest_file
 from birdterm.sim.backtest_data import load_market_data
 from birdterm.sim.backtest_result import BacktestResult
-from birdterm.sim.data import DataError
+from birdterm.sim.data import DataError, format_ts
+from birdterm.sim.data_quality import data_report
 
 
 class BacktestUsageError(ValueError):
@@ -67,6 +68,9 @@ def run_backtest(
         cut = datetime.fromtimestamp(first / 1000, UTC) + timedelta(days=days)
         markets = [load_market_data(p, settings, data, None, cut) for p in pairs]
     engine = BacktestEngine(controllers, markets, settings)
+    if console is not None:
+        for market in markets:
+            console.print(describe_data(market), markup=False, highlight=False)
     if not progress:
         return engine.run()
     with Progress(
@@ -75,6 +79,16 @@ def run_backtest(
     ) as bar:  # fmt: skip
         task = bar.add_task("run", total=1.0)
         return engine.run(progress=lambda done: bar.update(task, completed=done))
+
+
+def describe_data(market: MarketData) -> str:
+    """What the run reads: rows and span, and for candles the gaps and outliers (reported,
+    never filled)."""
+    if market.kind == "trades":
+        first, last = int(market.data["ts"][0]), int(market.data["ts"][-1])
+        return (f"{market.trading_pair} trades: {len(market.data):,} rows, {format_ts(first)} "
+                f"to {format_ts(last)} UTC")  # fmt: skip
+    return f"{market.trading_pair} " + data_report(market.data, market.interval).summary(limit=3)
 
 
 def summary_table(result: BacktestResult) -> Table:
