@@ -281,3 +281,12 @@ def test_dense_clock_ignores_next_tick_hints():
     clock.add_iterator(a)
     clock.backtest()
     assert a.ticks == [0.0, 1.0, 2.0, 3.0]
+
+
+def test_backtest_ends_with_a_tick_at_end_time_off_the_slot_grid():
+    for sparse in (False, True):
+        a = Sleeper([])
+        clock = Clock(ClockMode.BACKTEST, 4.0, 0.0, 10.0, sparse=sparse)
+        clock.add_iterator(a)
+        clock.backtest()
+        assert a.ticks == ([0.0, 4.0, 8.0, 10.0] if not sparse else [0.0, 10.0])

@@ -98,5 +98,5 @@ def test_candles_built_from_real_trades_fill_only_where_the_candle_traded_throug
     maker = [f for f in result.fills if f["is_maker"]]
     assert len(maker) > 5
     for f in maker:
-        candle, price = by_ts[f["ts_ms"]], float(f["price"])
+        candle, price = by_ts[f["ts_ms"] - 1000], float(f["price"])  # known at its close
         assert candle["low"] < price if f["side"] == "BUY" else candle["high"] > price

@@ -836,3 +836,20 @@ def test_long_quiet_stretches_match_the_reference(order_group):
             break
         batches += 1
     assert batches >= 3  # something actually happened along the way
+
+
+def test_trades_at_time_after_a_long_quiet_stretch_fires_at_the_last_trade_price():
+    # trades at 100, 101, ... 119 one second apart; a time trigger due at 10.5 s fires before the
+    # trade at 11 s, at the price of the trade at 10 s (110), however the stretch is walked
+    data = np.zeros(20, dtype=TRADE_DTYPE)
+    for i in range(20):
+        data[i] = (i * 1000, 100.0 + i, 1.0, i % 2 == 0, i + 1)
+    for step in (100, 1):
+        sim = MarketSim()
+        sim.advance_trades(data, 1)
+        sim.add_trigger(7, AT_TIME, 10_500.0)
+        row, events = 1, []
+        while not events and row < len(data):
+            row = min(row + step, len(data))
+            events = sim.advance_trades(data, row)
+        assert events == [(TRIGGER, 7, 11_000, 110.0, 0.0)]

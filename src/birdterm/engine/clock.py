@@ -212,6 +212,9 @@ class Clock:
             # Index-based timestamps: no float accumulation error over millions of ticks.
             ts = self.start_time + self._backtest_index * self.tick_size
             if ts > end + 1e-9:
+                # The run always ends with a tick at end_time, even off the slot grid.
+                if end >= self.end_time and self.current_timestamp < self.end_time - 1e-9:
+                    self._tick(self.end_time)
                 break
             self._tick(ts)
             self._backtest_index += 1

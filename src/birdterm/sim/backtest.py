@@ -38,7 +38,6 @@ from birdterm.engine.controllers.base import (
     StopExecutor,
 )
 from birdterm.engine.controllers.registry import controller_class
-from birdterm.engine.executors.base import Executor
 from birdterm.engine.executors.orchestrator import ExecutorOrchestrator
 from birdterm.engine.types import TradeFeeSchema, TradingRule, split_trading_pair
 from birdterm.sim.backtest_config import BacktestSettings
@@ -151,20 +150,20 @@ class ControllerRunner(TimeIterator):
         self.orchestrator = orchestrator
         self.connector = connector
         self.due = [0.0] * len(self.controllers)
-        self.woken: set[str] = set()
+        self.hints: list[float | None] = [None] * len(self.controllers)
         self._asked: tuple[float, float | None] | None = None
-        orchestrator.listeners.append(self._executor_ended)
-
-    def _executor_ended(self, executor: Executor) -> None:
-        self.woken.add(executor.controller_id)
 
     def tick(self, timestamp: float) -> None:
-        """Run every controller whose interval is due or whose executor ended."""
-        woken = self.woken
+        """Run every controller that is due (its interval passed and its last hint reached) or
+        whose executors changed since it last decided."""
+        woken = self.orchestrator.changed
         self._asked = None
         for i, controller in enumerate(self.controllers):
-            if timestamp + 1e-9 < self.due[i] and controller.id not in woken:
-                continue
+            if controller.id not in woken:
+                hint = self.hints[i]
+                if timestamp + 1e-9 < self.due[i] or (hint is not None and timestamp < hint):
+                    continue
+            woken.discard(controller.id)
             for action in controller.decide(timestamp):
                 if isinstance(action, CreateExecutor):
                     self.orchestrator.create(controller.id, action.executor_class, action.config)
@@ -172,7 +171,7 @@ class ControllerRunner(TimeIterator):
                     self.orchestrator.stop(action.executor_id, action.keep_position)
             self.connector.process_pending()
             self.due[i] = timestamp + controller.config.update_interval
-        woken.clear()
+            self.hints[i] = None
 
     def next_tick_after(self, timestamp: float) -> float | None:
         """The earliest moment a controller may act: its hint, never before its interval
@@ -184,12 +183,13 @@ class ControllerRunner(TimeIterator):
         return wake
 
     def _next_wake(self, timestamp: float) -> float | None:
-        wake = math.inf
+        wake: float | None = math.inf
         for i, controller in enumerate(self.controllers):
-            hint = controller.next_decision(timestamp)
+            hint = self.hints[i] = controller.next_decision(timestamp)
             if hint is None:
-                return None
-            wake = min(wake, max(hint, self.due[i]))
+                wake = None
+            elif wake is not None:
+                wake = min(wake, max(hint, self.due[i]))
         return wake
 
 
@@ -265,7 +265,12 @@ class BacktestEngine:
         connector = SimConnector(
             {
                 m.trading_pair: SimConnector.market(
-                    m.trading_pair, m.data, m.kind, self._rule(m.trading_pair), fills
+                    m.trading_pair,
+                    m.data,
+                    m.kind,
+                    self._rule(m.trading_pair),
+                    fills,
+                    m.interval_ms,
                 )
                 for m in self.markets
             },
@@ -282,7 +287,7 @@ class BacktestEngine:
         first_close = min(int(m.row_close_ms()[0]) for m in self.markets)
         last_close = max(int(m.row_close_ms()[-1]) for m in self.markets)
         start, end = first_close / 1000, last_close / 1000
-        clock = Clock(ClockMode.BACKTEST, s.tick_size, start, end, sparse=self.sparse)
+        clock = Clock(ClockMode.BACKTEST, self.tick_size(), start, end, sparse=self.sparse)
         runner = ControllerRunner(controllers, orchestrator, connector)
         clock.add_iterator(MarketDriver(connector, self.markets, runner))
         clock.add_iterator(runner)
@@ -303,6 +308,14 @@ class BacktestEngine:
         return build_result(
             self.controller_configs, self.markets, s, connector, orchestrator, log, start, end
         )
+
+    def tick_size(self) -> float:
+        """The clock step: the settings' tick_size, but never finer than the finest candles.
+        Between two candle closes nothing new is known (a candle is walked at its close), and
+        an order placed anywhere in between meets the same path, so finer ticks would only
+        blur timestamps (and let sparse and dense runs stamp a time watch differently)."""
+        candle_s = [m.interval_ms / 1000 for m in self.markets if m.kind == "candles"]
+        return max(self.settings.tick_size, min(candle_s)) if candle_s else self.settings.tick_size
 
     def _rule(self, trading_pair: str) -> TradingRule:
         r = self.settings.rules

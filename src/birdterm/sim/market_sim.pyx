@@ -1195,7 +1195,7 @@ cdef class MarketSim:
         cdef double tl_th, tl_dmin, ts_th, ts_dmin, time_min
         cdef double run_hi = self._run_hi
         cdef double run_lo = self._run_lo
-        cdef Py_ssize_t win_lo
+        cdef Py_ssize_t win_lo, first_k
         cdef double win_sum
         if self._fresh:
             t = tp + k
@@ -1214,9 +1214,13 @@ cdef class MarketSim:
         ts_th = self._ts_th
         ts_dmin = self._ts_dmin
         time_min = self._time_min
+        first_k = k
         while k < end_row:
             t = tp + k
             if <double> t.ts >= time_min:
+                if k > first_k:  # the fast path below does not keep the price: the last trade's
+                    self._price = tp[k - 1].price
+                    self._ts = tp[k - 1].ts
                 self._row = k
                 self._run_hi = run_hi
                 self._run_lo = run_lo

@@ -108,16 +108,18 @@ def test_a_level_that_traded_waits_its_cooldown_while_the_others_stay():
     buy_0 = next(e for e in pmm.executors if e.level_id == "buy_0")
     h.step(2)
     assert buy_0.close_type is CloseType.TAKE_PROFIT
-    assert buy_0.close_ts == 2.0  # the fill happened in the candle opening at 2 s
+    assert buy_0.close_ts == 3.0  # filled in the candle 2..3 s, known at its close
     # 2.5252 x (99.50 - 99) = 1.2626, no fees
     assert buy_0.ledger.realized_pnl_quote == D("1.2626")
-    assert decide(h, pmm) == []  # t = 3: cooling until 2 + 3 = 5
-    assert pmm.next_decision(h.connector.now()) == 5.0
+    assert decide(h, pmm) == []  # t = 3: cooling until 3 + 3 = 6
+    assert pmm.next_decision(h.connector.now()) == 6.0
     h.step()
     assert decide(h, pmm) == []  # t = 4
+    h.step()
+    assert decide(h, pmm) == []  # t = 5
     assert set(entries(pmm)) == {"buy_1", "sell_0"}
     h.step()
-    actions = decide(h, pmm)  # t = 5: buy_0 again, at the mid 100
+    actions = decide(h, pmm)  # t = 6: buy_0 again, at the mid 100
     assert [a.config.level_id for a in actions] == ["buy_0"]
     assert entries(pmm)["buy_0"] == ("BUY", D("99.00"), D("2.5252"))
     assert h.wallet.balance("USDT") == D(10_000) + D("1.2626")

@@ -60,7 +60,14 @@ class SimHarness:
         self.rule = rule or TradingRule(PAIR, D("0.01"), D("0.0001"))
         self.kind = kind
         self.interval_ms = interval_ms if kind == "candles" else 0
-        market = SimConnector.market(PAIR, data, kind, self.rule, self.fill_model)  # type: ignore[arg-type]
+        market = SimConnector.market(
+            PAIR,
+            data,
+            kind,
+            self.rule,
+            self.fill_model,
+            self.interval_ms,  # type: ignore[arg-type]
+        )
         fees = TradeFeeSchema(D(maker_fee), D(taker_fee), percent_token)
         self.wallet = Wallet(balances or {"USDT": D(10_000), "BTC": D(1)})
         self.initial = self.wallet.snapshot()

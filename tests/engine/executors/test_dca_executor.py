@@ -97,7 +97,7 @@ def test_take_profit_on_the_average_replaced_after_the_second_fill():
     assert ex.report().extra == {"levels_filled": 2, "n_levels": 3, "average_price": D("98.34")}
     h.run(ex)
     r = ex.report()
-    assert (r.close_type, r.close_ts, r.exit_price) == ("TAKE_PROFIT", 3.0, D("99.33"))
+    assert (r.close_type, r.close_ts, r.exit_price) == ("TAKE_PROFIT", 4.0, D("99.33"))
     assert entries[2].state is OrderState.CANCELED  # the last level was cancelled
     # fees (maker 0.1 % in USDT): 9.9 -> 0.0099, 19.602 -> 0.019602, 29.799 -> 0.029799
     assert r.fees_quote == D("0.059301")
@@ -138,7 +138,7 @@ def test_stop_loss_on_the_average_with_base_fees():
     # old stop at 96.53 is gone); the low 95.5 fires it at 95.795; the take profit (0.3996 @
     # 99.71) is cancelled, then 0.3996 sold at market: 95.795 * (1 - 0.0001) -> 95.78
     r = ex.report()
-    assert (r.close_type, r.close_ts, r.entry_price) == ("STOP_LOSS", 3.0, D("97.75"))
+    assert (r.close_type, r.close_ts, r.entry_price) == ("STOP_LOSS", 4.0, D("97.75"))
     (close,) = [o for o in ex.orders.values() if o.role == "close"]
     assert (close.amount, close.filled_quote / close.filled) == (D("0.3996"), D("95.78"))
     tps = [o for o in ex.orders.values() if o.role == "take_profit"]

@@ -42,7 +42,7 @@ def test_limit_buy_fills_and_completes_with_quote_fee():
     ex = h.start(OrderExecutor, config(side=BUY, amount=D("0.5"), price=D("99")))
     h.run(ex)
     r = ex.report()
-    assert (r.close_type, r.close_ts, r.entry_price) == ("COMPLETED", 2.0, D("99"))
+    assert (r.close_type, r.close_ts, r.entry_price) == ("COMPLETED", 3.0, D("99"))
     # 0.5 * 99 = 49.5 USDT, maker fee 0.1 % of it = 0.0495 USDT
     assert (r.bought_base, r.volume_quote, r.fees_quote) == (D("0.5"), D("49.5"), D("0.0495"))
     assert r.extra == {"refreshes": 0}
@@ -89,7 +89,7 @@ def test_refresh_replaces_at_the_new_mid_offset():
     # row 3 walks 102 -> 102 (high) -> 100.5 (low): through 100.98, fills there
     assert second.state is OrderState.FILLED
     r = ex.report()
-    assert (r.close_type, r.close_ts, r.extra) == ("COMPLETED", 3.0, {"refreshes": 1})
+    assert (r.close_type, r.close_ts, r.extra) == ("COMPLETED", 4.0, {"refreshes": 1})
     # fee 0.2 * 0.001 = 0.0002 BTC, worth 0.0002 * 100.98 = 0.020196 USDT
     assert (r.fees_quote, r.held_base) == (D("0.020196"), D("0.1998"))
     assert h.wallet.balance("BTC") == D("1.1998")

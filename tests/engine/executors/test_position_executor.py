@@ -117,7 +117,7 @@ def test_trailing_stop_activation_and_trigger():
     trail = TrailingStop(activation_price=D("0.01"), trailing_delta=D("0.005"))
     ex = h.start(PositionExecutor, long_at_100(trailing_stop=trail, stop_loss=D("0.05")))
     h.step(2)
-    assert ex.is_active and ex.trailing_activated_ts == 2.0
+    assert ex.is_active and ex.trailing_activated_ts == 3.0  # known at row 2's close
     h.run(ex)
     assert ex.close_type is CloseType.TRAILING_STOP
     assert ex.exit_price() == D("101.5") and ex.report(D(101)).realized_pnl_quote == D("1.5")

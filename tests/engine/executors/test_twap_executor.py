@@ -127,7 +127,7 @@ def test_maker_slice_fully_filled_completes_before_the_end():
         (D("99.00"), 1.0, OrderState.FILLED), (D("98.50"), 3.0, OrderState.FILLED)]  # fmt: skip
     # everything filled at t=3, so it does not wait for the end at t=5
     r = ex.report()
-    assert (r.close_type, r.close_ts, r.bought_base) == ("COMPLETED", 3.0, D("0.2"))
+    assert (r.close_type, r.close_ts, r.bought_base) == ("COMPLETED", 4.0, D("0.2"))
     assert r.extra["average_price"] == D("98.75")  # (9.9 + 9.85) / 0.2
     assert_sane(h)
 

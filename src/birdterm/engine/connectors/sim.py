@@ -58,6 +58,7 @@ class SimMarket:
     kind: Literal["candles", "trades"]
     rule: TradingRule
     core: ms.MarketSim
+    interval_ms: int = 0  # candles: their length (an event is known at the candle's close)
     base: str = ""
     quote: str = ""
 
@@ -111,21 +112,26 @@ class SimConnector:
         # While a fired watch is handled, the market is at the watch's price (under the
         # pessimistic rule a stop can fire before the path point the core's cursor is at).
         self._at_watch: dict[str, float] = {}
+        self._time_watches: set[int] = set()
         self._maker_fee = fees.fee(is_maker=True)
         self._taker_fee = fees.fee(is_maker=False)
 
     @classmethod
     def market(
         cls, trading_pair: str, data: np.ndarray, kind: Literal["candles", "trades"],
-        rule: TradingRule, fill_model: FillModel,
+        rule: TradingRule, fill_model: FillModel, interval_ms: int = 0,
     ) -> SimMarket:  # fmt: skip
-        """Build a pair's market with a fresh simulator core."""
+        """Build a pair's market with a fresh simulator core (`interval_ms`: candle length)."""
+        if kind == "candles" and interval_ms <= 0:
+            raise ValueError(
+                f"{trading_pair}: candles need their interval in ms, got {interval_ms}"
+            )
         core = ms.MarketSim(
             participation=fill_model.participation, touch_fills=fill_model.touch_fills,
             pessimistic=fill_model.pessimistic,
             volume_window_ms=int(fill_model.volume_window_s * 1000),
         )  # fmt: skip
-        return SimMarket(trading_pair, data, kind, rule, core)
+        return SimMarket(trading_pair, data, kind, rule, core, interval_ms)
 
     # ---- time and market reads ---------------------------------------------------------------
     def now(self) -> float:
@@ -343,11 +349,13 @@ class SimConnector:
         key = next(self._keys)
         market.core.add_trigger(key, ms.AT_TIME, float(math.ceil(timestamp * 1000)))
         self._watches[key] = (listener, market)
+        self._time_watches.add(key)
         return key
 
     def cancel_watch(self, watch_id: int) -> None:
         """Disarm a watch."""
         entry = self._watches.pop(watch_id, None)
+        self._time_watches.discard(watch_id)
         if entry is not None:
             entry[1].core.remove_trigger(watch_id)
 
@@ -372,8 +380,11 @@ class SimConnector:
         events = step(market.data, end_row)
         if not events:
             return None
-        self._held[trading_pair] = (core.current_row, events)
-        return core.current_row
+        row = core.current_row
+        if market.kind == "trades":  # the core moved past the trade the events happened at
+            row = int(np.searchsorted(market.data["ts"], events[0][2], side="left"))
+        self._held[trading_pair] = (row, events)
+        return row
 
     def advance(self, trading_pair: str, end_row: int) -> int:
         """Walk the pair's market up to (not including) `end_row`; returns the events seen."""
@@ -387,17 +398,22 @@ class SimConnector:
             if held[0] >= end_row:
                 return 0
             del self._held[trading_pair]
-            seen += self._deliver(held[1])
+            seen += self._deliver(market, held[1])
         while core.current_row < end_row:
             events = step(data, end_row)
             if not events:
                 break
-            seen += self._deliver(events)
+            seen += self._deliver(market, events)
         return seen
 
-    def _deliver(self, events: list[tuple[int, int, int, float, float]]) -> int:
+    def _deliver(self, market: SimMarket, events: list[tuple[int, int, int, float, float]]) -> int:
+        # An event is known once its row is: a candle at its close, a trade at its time. Time is
+        # never taken from the clock's tick, so sparse and dense runs stamp events alike.
+        known_after_ms = market.interval_ms
         for kind, key, ts, price, amount in events:
-            ts_s = ts / 1000
+            # a time watch fires at a candle's start, known then; the rest inside the candle
+            at_start = kind == ms.TRIGGER and key in self._time_watches
+            ts_s = (ts if at_start else ts + known_after_ms) / 1000
             if ts_s > self._now:
                 self._now = ts_s
             if kind == ms.FILL:
@@ -405,6 +421,7 @@ class SimConnector:
                 if order is not None:
                     self._fill_resting(order, amount)
             elif kind == ms.TRIGGER:
+                self._time_watches.discard(key)
                 entry = self._watches.pop(key, None)
                 if entry is not None:
                     pair = entry[1].trading_pair

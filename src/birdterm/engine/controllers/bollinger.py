@@ -202,9 +202,6 @@ class Bollinger(Controller):
         signal = view.signals[row]
         if signal == 0:
             return []
-        # One look per signal candle: entered now, or passed when the wallet or the exchange's
-        # minimums do not allow it (decide and next_decision then agree on every tick).
-        self._passed_row = row
         version = self.context.orchestrator.version
         if self._starved.get(signal) == version:
             return []  # this side lacked funds and no executor has changed since
@@ -216,7 +213,8 @@ class Bollinger(Controller):
         try:
             rule.check(price, amount)
         except OrderRuleError:
-            return []  # too small for the exchange; sending it would only fail
+            self._passed_row = row  # one look per signal candle: this one is too small to trade
+            return []
         if side is TradeType.SELL and self.gateway.available(self.base_asset) < amount:
             self._starved[signal] = version
             return []  # spot: a short sells base we hold, and we hold too little
@@ -232,6 +230,7 @@ class Bollinger(Controller):
             level_id="long" if signal > 0 else "short",
         )  # fmt: skip
         self._last_entry_ts = now
+        self._passed_row = row  # one entry per signal candle
         return [CreateExecutor(PositionExecutor, config)]
 
     def next_decision(self, now: float) -> float | None:

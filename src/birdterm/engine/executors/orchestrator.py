@@ -60,6 +60,7 @@ class ExecutorOrchestrator:
         self.closed_totals: dict[str, list[Decimal]] = {}
         self.listeners: list[Callable[[Executor], None]] = []  # told of every terminated executor
         self.version = 0  # bumped on every create, fill and end: cheap "did anything change?"
+        self.changed: set[str] = set()  # controllers whose executors changed; the runner clears
 
     def create(self, controller_id: str, executor_class: ExecutorFactory, config: Any) -> Executor:
         """Build and start one executor for a controller; ids are sequential per run."""
@@ -68,15 +69,16 @@ class ExecutorOrchestrator:
             f"{controller_id}-{self._counter}", controller_id, config, self.gateway,
             on_terminated=self._on_terminated,
         )  # fmt: skip
-        executor.on_change = self._bump
-        self.version += 1
+        executor.on_change = lambda: self._bump(controller_id)
+        self._bump(controller_id)
         self.active[executor.id] = executor
         self._by_controller.setdefault(controller_id, {})[executor.id] = executor
         executor.start()
         return executor
 
-    def _bump(self) -> None:
+    def _bump(self, controller_id: str) -> None:
         self.version += 1
+        self.changed.add(controller_id)
 
     def stop(self, executor_id: str, keep_position: bool = False) -> None:
         """Early-stop an executor (closing its position, or keeping it for the hold)."""
