@@ -295,8 +295,32 @@ def test_a_rejected_take_profit_is_not_resent_in_a_loop():
     ex = h.start(PositionExecutor, cfg)
     h.run(ex)
     failed_tp = [o for o in ex.orders.values() if o.role == "take_profit"]
-    assert len(failed_tp) == 1 and "below the minimum" in ex.failure_reason
-    assert ex.close_type is CloseType.TIME_LIMIT
-    # the close (0.0499) is below the minimum too, so the inventory ends in the position hold
+    assert len(failed_tp) == 1 and failed_tp[0].state.value == "FAILED"
+    # the time limit's close (0.0499) is below the minimum too: the executor failed, and the
+    # inventory ends in the position hold
+    assert ex.close_type is CloseType.FAILED
+    assert ex.failure_reason.startswith("TIME_LIMIT close failed: ")
+    assert "below the minimum" in ex.failure_reason
     assert h.orchestrator.hold("test", PAIR).base_amount == D("0.04995")
+    check_books(h)
+
+
+def test_fees_in_base_on_both_sides_leave_room_for_the_sell_fee():
+    # fee token BTC: the buy of 1 at 100 receives 0.999 (fee 0.001 BTC). The take profit may
+    # sell only what leaves room for its own fee: 0.999 / 1.001 = 0.998001... -> 0.998, fee
+    # 0.000998 BTC; 0.000002 BTC is left for the position hold. Proceeds 0.998 x 101 = 100.798.
+    h = SimHarness(
+        candles([*ENTRY, (100, 101.5, 99.8, 101.2)]),
+        maker_fee="0.001",
+        fill_model=NO_SLIP,
+        percent_token="BTC",
+    )
+    ex = h.start(PositionExecutor, long_at_100(take_profit=D("0.01")))
+    h.run(ex)
+    assert ex.close_type is CloseType.TAKE_PROFIT and ex.sold_base == D("0.998")
+    assert h.orchestrator.hold("test", PAIR).base_amount == D("0.000002")
+    # realized: 100.798 - 100 x (0.998998 / 0.999) of the cost
+    expected = D("100.798") - D(100) * D("0.998998") / D("0.999")
+    assert abs(ex.ledger.realized_pnl_quote - expected) < D("1e-20")
+    assert h.wallet.balance("USDT") == D(10_000) - D(100) + D("100.798")
     check_books(h)

@@ -76,6 +76,9 @@ class TradingGateway(Protocol):
     def exit_fee_pct(self, trading_pair: str, order_type: OrderType) -> Decimal:
         """The fee fraction a closing order of this type would pay."""
 
+    def fee_asset(self, trading_pair: str, side: TradeType) -> str:
+        """The asset the fee of an order on `side` is charged in."""
+
     def available(self, asset: str) -> Decimal:
         """The balance free to trade (not locked in open orders)."""
 

@@ -166,6 +166,13 @@ class SimConnector:
         fee = self._maker_fee if order_type.is_limit else self._taker_fee
         return fee.percent
 
+    def fee_asset(self, trading_pair: str, side: TradeType) -> str:
+        """The fee token when one is set, else the asset the order receives."""
+        market = self.markets[trading_pair]
+        if self.fee_schema.percent_token is not None:
+            return self.fee_schema.percent_token
+        return market.base if side is TradeType.BUY else market.quote
+
     def available(self, asset: str) -> Decimal:
         """Free balance."""
         return self.wallet.available(asset)

@@ -259,14 +259,23 @@ class Executor:
                 self.gateway.cancel_watch(watch_id)
                 del self.watches[watch_id]
 
-    def _position_to_close(self) -> Decimal:
-        """The base amount a closing order should trade, quantized to the step size."""
+    def _position_to_close(self, order_type: OrderType = OrderType.MARKET) -> Decimal:
+        """The base amount a closing order should trade, quantized to the step size. A sell
+        whose fee is charged in base must leave room for that fee in what is held."""
+        return self._closing_amount(self.ledger.base_amount, order_type)
+
+    def _closing_amount(self, held: Decimal, order_type: OrderType) -> Decimal:
+        """What an order may trade to close `held` base (signed: > 0 is sold), quantized."""
         rule = self.gateway.trading_rule(self.trading_pair)
-        return rule.quantize_amount(abs(self.ledger.base_amount))
+        amount = abs(held)
+        fee_in_base = self.gateway.fee_asset(self.trading_pair, TradeType.SELL) == self.base_asset
+        if held > 0 and fee_in_base:
+            amount /= 1 + self.gateway.exit_fee_pct(self.trading_pair, order_type)
+        return rule.quantize_amount(amount)
 
     def _close_position(self, role: str, order_type: OrderType, price: Decimal | None) -> bool:
         """Send the order that flattens the ledger; False when there is nothing tradable."""
-        amount = self._position_to_close()
+        amount = self._position_to_close(order_type)
         if amount <= 0:
             return False
         side = TradeType.SELL if self.ledger.base_amount > 0 else TradeType.BUY
@@ -359,8 +368,21 @@ class Executor:
             return
         order.state = state
         if self.status is ExecutorStatus.RUNNING:
-            self._on_order_closed(order, reason)
+            if order.role == "close":
+                self._close_order_done(order, reason)
+            else:
+                self._on_order_closed(order, reason)
         self._terminate_if_idle()
+
+    def _close_order_done(self, order: TrackedOrder, reason: str) -> None:
+        """The closing order ended: done; when it failed, the executor failed and what it
+        still holds goes to the position hold."""
+        closing = self._closing or CloseType.EARLY_STOP
+        if order.state is OrderState.FAILED:
+            self.failure_reason = f"{closing.value} close failed: {reason}"
+            self._shutdown(CloseType.FAILED)
+        else:
+            self._shutdown(closing)
 
     def on_watch(self, watch_id: int, price: Decimal, timestamp: float) -> None:
         """A watch fired: hand it to the subclass by role."""

@@ -143,7 +143,7 @@ class DCAExecutor(Executor):
             for order in open_tp:
                 self._cancel(order)
             return
-        amount = self._position_to_close()
+        amount = self._position_to_close(OrderType.LIMIT)
         if amount <= 0:
             return
         side = self.side.opposite
@@ -161,7 +161,7 @@ class DCAExecutor(Executor):
             elif self._closing is not None:
                 self._close_when_idle()
         elif order.role == "take_profit":
-            if order.state is OrderState.FILLED and self._position_to_close() == 0:
+            if order.state is OrderState.FILLED and self._position_to_close(OrderType.LIMIT) == 0:
                 self._shutdown(CloseType.TAKE_PROFIT)
             elif self._closing is not None:
                 self._close_when_idle()
@@ -169,8 +169,6 @@ class DCAExecutor(Executor):
                 # a failed take profit is retried at the next entry fill, not at once: a
                 # deterministic rejection (minimum notional) would otherwise loop forever
                 self._refresh_take_profit()
-        elif order.role == "close":
-            self._shutdown(self._closing or CloseType.EARLY_STOP)
 
     # ---- exits -------------------------------------------------------------------------------
     def _on_watch(self, role: str, price: Decimal) -> None:

@@ -243,7 +243,8 @@ class GridExecutor(Executor):
         level.state = GridLevelState.OPEN_ORDER_PLACED
 
     def _place_take_profit(self, level: GridLevel) -> None:
-        amount = self.rule.quantize_amount(level.position)
+        sold = level.position if self.side is TradeType.BUY else -level.position
+        amount = self._closing_amount(sold, self.config.take_profit_order_type)
         if amount <= 0:  # the fill was all fee: nothing to sell, the round trip is over
             self._complete(level)
             return
@@ -317,12 +318,7 @@ class GridExecutor(Executor):
 
     def _on_order_closed(self, order: TrackedOrder, reason: str) -> None:
         if self._closing is not None:
-            if order.role == "close":
-                if order.state is OrderState.FAILED:
-                    self.failure_reason = reason
-                self._shutdown(self._closing)
-            else:
-                self._close_when_idle()
+            self._close_when_idle()
             return
         level = self._by_order.pop(order.order_id, None)
         if level is None:

@@ -138,7 +138,7 @@ class PositionExecutor(Executor):
             for order in open_tp:
                 self._cancel(order)
             return
-        amount = self._position_to_close()
+        amount = self._position_to_close(OrderType.LIMIT)
         if amount <= 0:
             return
         price = self._barrier_price(b.take_profit, favourable=True)
@@ -158,7 +158,7 @@ class PositionExecutor(Executor):
             elif self._closing is not None:
                 self._close_when_idle()
         elif order.role == "take_profit":
-            if order.state is OrderState.FILLED and self._position_to_close() == 0:
+            if order.state is OrderState.FILLED and self._position_to_close(OrderType.LIMIT) == 0:
                 self._closing = CloseType.TAKE_PROFIT
                 self._shutdown(CloseType.TAKE_PROFIT)
             elif self._closing is not None:
@@ -169,10 +169,6 @@ class PositionExecutor(Executor):
                 self.failure_reason = reason
             else:
                 self._refresh_take_profit()
-        elif order.role == "close":
-            if order.state is OrderState.FAILED:
-                self.failure_reason = reason
-            self._shutdown(self._closing or CloseType.EARLY_STOP)
 
     # ---- barriers ----------------------------------------------------------------------------
     def _on_watch(self, role: str, price: Decimal) -> None:
