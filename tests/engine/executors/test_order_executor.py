@@ -153,8 +153,9 @@ def test_limit_maker_that_would_cross_fails_with_the_reason():
     cfg = config(side=BUY, amount=D("0.1"), price=D("101"), order_type=OrderType.LIMIT_MAKER)
     ex = h.start(OrderExecutor, cfg)
     assert ex.close_type is not None and ex.close_type.value == "FAILED"
-    reason = ("BTC-USDT BUY 0.1000 @ 101.00: LIMIT_MAKER BUY at 101.00 would immediately "
-              "match (price now 100.0)")  # fmt: skip
+    reason = (
+        "BTC-USDT BUY 0.1 @ 101: LIMIT_MAKER BUY at 101 would immediately match (price now 100)"
+    )
     assert ex.failure_reason == reason
     assert ex.report().extra == {"failure": reason, "refreshes": 0}
     assert not ex.has_fills and h.orchestrator.hold("test", PAIR).is_flat

@@ -44,6 +44,11 @@ _WATCH_KINDS = {
 }
 
 
+def _plain(value: Decimal) -> str:
+    """A Decimal for a message: no exponent, no trailing zeros."""
+    return format(value.normalize(), "f")
+
+
 def to_decimal(value: float) -> Decimal:
     """A float from the simulator as the shortest Decimal that round-trips."""
     return Decimal(repr(value))
@@ -215,8 +220,8 @@ class SimConnector:
             q_price >= current if side is TradeType.BUY else q_price <= current
         )
         if crosses and order_type is OrderType.LIMIT_MAKER:
-            self._fail(order, f"LIMIT_MAKER {side.value} at {q_price} would immediately match "
-                              f"(price now {current})")  # fmt: skip
+            self._fail(order, f"LIMIT_MAKER {side.value} at {_plain(q_price)} would immediately "
+                              f"match (price now {_plain(current)})")  # fmt: skip
             return order_id
         if crosses:
             self._fill_taker(order, current)
@@ -274,8 +279,8 @@ class SimConnector:
             asset, needed = market.base, order.amount + fees.get(market.base, ZERO)
         free = self.wallet.available(asset)
         if needed > free:
-            self._fail(order, f"insufficient balance: needs {needed} {asset}, {free} {asset} "
-                              "available")  # fmt: skip
+            self._fail(order, f"insufficient balance: needs {_plain(needed)} {asset}, "
+                              f"{_plain(free)} {asset} available")  # fmt: skip
             return
         self._settle(order, order.amount, price, is_maker=False)
 
@@ -315,7 +320,8 @@ class SimConnector:
         self._pending.append(lambda: listener.on_order_done(order_id, state, reason))
 
     def _fail(self, order: _Order, reason: str) -> None:
-        what = f"{order.market.trading_pair} {order.side.value} {order.amount} @ {order.price}"
+        what = (f"{order.market.trading_pair} {order.side.value} {_plain(order.amount)} @ "
+                f"{_plain(order.price)}")  # fmt: skip
         self._finish(order, OrderState.FAILED, f"{what}: {reason}")
 
     def cancel_order(self, trading_pair: str, order_id: str) -> None:
