@@ -324,3 +324,34 @@ def test_fees_in_base_on_both_sides_leave_room_for_the_sell_fee():
     assert abs(ex.ledger.realized_pnl_quote - expected) < D("1e-20")
     assert h.wallet.balance("USDT") == D(10_000) - D(100) + D("100.798")
     check_books(h)
+
+
+def test_a_limit_close_that_does_not_fill_goes_at_market_after_its_patience():
+    # a LIMIT close priced away from the market (a sell at 105 with the price at 100) rests;
+    # 60 s later it is cancelled and the position is closed at market (100)
+    from birdterm.engine.executors.base import LIMIT_CLOSE_PATIENCE
+
+    flat = (100, 100, 100, 100)
+    h = SimHarness(candles([*ENTRY, *[flat] * 70]), fill_model=NO_SLIP)
+    ex = h.start(PositionExecutor, long_at_100())
+    h.step()
+    assert ex.is_trading
+    ex._begin_close(CloseType.TIME_LIMIT, OrderType.LIMIT, D(105))
+    h.connector.process_pending()
+    (close,) = [o for o in ex.orders.values() if o.role == "close"]
+    assert (close.price, close.is_open) == (D(105), True)
+    h.step(int(LIMIT_CLOSE_PATIENCE) + 1)  # the watch fires as the candle opening at 62 s starts
+    assert ex.close_type is CloseType.TIME_LIMIT and not ex.is_active
+    assert close.state.value == "CANCELED"
+    assert ex.exit_price() == D(100) and ex.close_ts == 2.0 + LIMIT_CLOSE_PATIENCE
+    check_books(h)
+
+
+def test_a_limit_close_is_priced_towards_the_market():
+    # a long closing with a LIMIT at 100.005 sells at 100.00 (rounded down), and fills
+    h = SimHarness(candles([*ENTRY, (100, 100.2, 99.9, 100)]), fill_model=NO_SLIP)
+    ex = h.start(PositionExecutor, long_at_100())
+    h.step()
+    ex._begin_close(CloseType.STOP_LOSS, OrderType.LIMIT, D("100.005"))
+    h.connector.process_pending()
+    assert ex.close_type is CloseType.STOP_LOSS and ex.exit_price() == D(100)

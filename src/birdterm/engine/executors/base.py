@@ -24,6 +24,7 @@ from birdterm.engine.executors.position_hold import PositionHold
 from birdterm.engine.types import OrderState, OrderType, TradeType, split_trading_pair
 
 ZERO = Decimal(0)
+LIMIT_CLOSE_PATIENCE = 60.0  # seconds a LIMIT closing order may rest before it goes at market
 _group_ids = itertools.count(1)
 
 
@@ -308,13 +309,17 @@ class Executor:
         if self._closing is None or self._open_orders():
             return
         price = self._closing_price
-        if self._closing_order_type.is_limit:
+        limit = self._closing_order_type.is_limit
+        if limit:
             if price is None:
                 price = self.gateway.mid_price(self.trading_pair)
-            rule = self.gateway.trading_rule(self.trading_pair)
-            price = rule.quantize_price(price, self.side.opposite)
+            # round towards the market (a sell down, a buy up): a close should fill
+            toward = TradeType.BUY if self.ledger.base_amount > 0 else TradeType.SELL
+            price = self.gateway.trading_rule(self.trading_pair).quantize_price(price, toward)
         if not self._close_position("close", self._closing_order_type, price):
             self._shutdown(self._closing)
+        elif limit:  # a limit close that does not fill in time is replaced by a market one
+            self._watch_time("close_patience", self.gateway.now() + LIMIT_CLOSE_PATIENCE)
 
     def _shutdown(self, close_type: CloseType) -> None:
         """Cancel everything still open and terminate once every order is done."""
@@ -378,7 +383,9 @@ class Executor:
         """The closing order ended: done; when it failed, the executor failed and what it
         still holds goes to the position hold."""
         closing = self._closing or CloseType.EARLY_STOP
-        if order.state is OrderState.FAILED:
+        if order.state is OrderState.CANCELED and self._closing_order_type is OrderType.MARKET:
+            self._close_when_idle()  # a limit close ran out of patience: the rest at market
+        elif order.state is OrderState.FAILED:
             self.failure_reason = f"{closing.value} close failed: {reason}"
             self._shutdown(CloseType.FAILED)
         else:
@@ -387,7 +394,13 @@ class Executor:
     def on_watch(self, watch_id: int, price: Decimal, timestamp: float) -> None:
         """A watch fired: hand it to the subclass by role."""
         role = self.watches.pop(watch_id, None)
-        if role is not None and self.status is ExecutorStatus.RUNNING:
+        if role is None or self.status is not ExecutorStatus.RUNNING:
+            return
+        if role == "close_patience":
+            self._closing_order_type, self._closing_price = OrderType.MARKET, None
+            for order in self._open_orders("close"):
+                self._cancel(order)
+        else:
             self._on_watch(role, price)
 
     def on_trail_activated(self, watch_id: int, price: Decimal, timestamp: float) -> None:
