@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from birdterm.engine.clock import ClockChildError
 from birdterm.engine.config import ConfigError
 from birdterm.sim.backtest import BacktestEngine, BacktestError, MarketData
 from birdterm.sim.backtest_config import BacktestSettings, load_backtest_file
@@ -54,6 +55,10 @@ def run_backtest(
     loaded = [load_backtest_file(path) for path in configs]
     controllers = [c for c, _ in loaded]
     settings = loaded[0][1]
+    for path, (_, other) in zip(configs[1:], loaded[1:], strict=True):
+        if other != settings and console is not None:
+            console.print(f"note: {path}'s [backtest] table differs; {configs[0]}'s is used "
+                          "(one run has one wallet and one market)", markup=False)  # fmt: skip
     start_at, end_at = parse_when(start, "--start"), parse_when(end, "--end")
     if days is not None:
         settings = settings.model_copy(
@@ -96,7 +101,7 @@ def summary_table(result: BacktestResult) -> Table:
     table = Table(title="Backtest result", show_header=False, title_justify="left")
     table.add_column("figure", style="bold")
     table.add_column("value", justify="right")
-    quote = "USDT"
+    quote = result.quote_asset
     table.add_row("Fill model", result.fill_model)
     for label, key in (
         ("Executors realized", "executors_realized"),
@@ -140,6 +145,9 @@ def backtest_command(
     except (BacktestUsageError, BacktestError, DataError) as exc:
         errors.print(f"backtest: {exc}", markup=False, highlight=False)
         return 2
+    except ClockChildError as exc:  # a controller or executor raised: a bug, said plainly
+        errors.print(f"backtest: {exc}", markup=False, highlight=False)
+        return 1
     console.print(summary_table(result))
     if json_out is not None:
         result.write_json(json_out)

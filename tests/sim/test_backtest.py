@@ -212,3 +212,52 @@ def test_cli_reads_a_candles_csv_and_reports_its_gap(tmp_path):
     assert res.exit_code == 0, res.output
     assert "239 rows" in res.output and "1 gaps (1 missing)" in res.output
     assert "gap 2024-01-01 00:03" in res.output
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        (
+            BacktestSettings(initial_balances={"ETH": D(1)}),
+            "initial_balances: ETH is not traded in this run; use BTC, USDT",
+        ),
+        (
+            BacktestSettings(initial_balances={"USDT": D(0)}),
+            "initial_balances: give a balance above 0 in one of BTC, USDT",
+        ),
+        (BacktestSettings(fee_token="BNB"), "fee_token 'BNB' is not traded here; use BTC, USDT"),
+    ],
+)
+def test_settings_that_cannot_run_are_refused_before_the_run(settings, message):
+    with pytest.raises(BacktestError) as info:
+        BacktestEngine([pmm()], [market(0.1)], settings)
+    assert str(info.value) == message
+
+
+def test_sample_interval_below_a_second_is_refused():
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="greater than or equal to 1"):
+        BacktestSettings(sample_interval=0.0001)
+
+
+def test_initial_value_is_the_start_portfolio_at_start_prices(result):
+    # 1000 USDT + 0.01 BTC at the first close the run knows
+    first_close = float(market().data["close"][0])
+    assert result.metrics.initial_value == pytest.approx(1000 + 0.01 * first_close)
+
+
+def test_two_pairs_with_different_starts_run_on_one_wallet():
+    btc = market(2)
+    eth_rows = synthetic_candles(21, START_MS + 600_000, 2 * 3600 - 600, "1s", 2_000.0)
+    eth = MarketData("ETH-USDT", eth_rows)
+    settings = BacktestSettings(initial_balances={"USDT": D(2000), "BTC": D("0.01")})
+    run = BacktestEngine(
+        [pmm(), pmm(id="eth", trading_pair="ETH-USDT")], [btc, eth], settings
+    ).run()
+    assert run.start_ms == START_MS + 601_000  # both pairs have a price at the first decision
+    pairs = {f["trading_pair"] for f in run.fills}
+    assert pairs == {"BTC-USDT", "ETH-USDT"}
+    s = run.timeseries
+    np.testing.assert_allclose(s["total"], s["equity_change"], atol=1e-6)
+    assert set(run.final_balances) == {"USDT", "BTC", "ETH"}

@@ -240,6 +240,17 @@ class BacktestEngine:
         ids = [c.id for c in controllers]
         if len(set(ids)) != len(ids):
             raise BacktestError(f"controller ids must be unique, got {ids}")
+        assets = {a for pair in by_pair for a in split_trading_pair(pair)}
+        valid = ", ".join(sorted(assets))
+        unknown = sorted(set(settings.initial_balances) - assets)
+        if unknown:
+            raise BacktestError(
+                f"initial_balances: {', '.join(unknown)} is not traded in this run; use {valid}"
+            )
+        if not any(settings.initial_balances.values()):
+            raise BacktestError(f"initial_balances: give a balance above 0 in one of {valid}")
+        if settings.fee_token is not None and settings.fee_token not in assets:
+            raise BacktestError(f"fee_token {settings.fee_token!r} is not traded here; use {valid}")
         self.controller_configs = list(controllers)
         self.markets = list(markets)
         self.settings = settings
@@ -284,7 +295,8 @@ class BacktestEngine:
         controllers = [controller_class(c.type)(c, context) for c in self.controller_configs]
         log = StateLog([m.trading_pair for m in self.markets], self.quote_asset)
 
-        first_close = min(int(m.row_close_ms()[0]) for m in self.markets)
+        # every pair must have a price when the first controller decides
+        first_close = max(int(m.row_close_ms()[0]) for m in self.markets)
         last_close = max(int(m.row_close_ms()[-1]) for m in self.markets)
         start, end = first_close / 1000, last_close / 1000
         clock = Clock(ClockMode.BACKTEST, self.tick_size(), start, end, sparse=self.sparse)

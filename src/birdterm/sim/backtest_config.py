@@ -61,7 +61,7 @@ class BacktestSettings(BaseModel):
     rules: MarketRules = MarketRules()
     fill_model: FillModel = FillModel()
     tick_size: float = Field(default=1.0, gt=0, le=3600, description="clock step, seconds")
-    sample_interval: float = Field(default=60.0, gt=0, description="time-series step, seconds")
+    sample_interval: float = Field(default=60.0, ge=1, description="time-series step, seconds")
     at_end: Literal["hold", "close"] = Field(
         default="hold",
         description="active executors at the end: keep their inventory in the position hold, "

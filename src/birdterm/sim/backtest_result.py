@@ -112,6 +112,7 @@ class BacktestResult:
     timeseries: dict[str, np.ndarray]
     metrics: Metrics
     assets: list[str] = field(default_factory=list)
+    quote_asset: str = "USDT"
     _fill_rows: list[dict[str, Any]] | None = field(default=None, repr=False)
 
     @property
@@ -326,8 +327,13 @@ def build_result(
         )
         for r in reports
     ]
-    initial_value = float(
-        sum(v * (Decimal(1) if a == quote else mid[f"{a}-{quote}"]) for a, v in initial.items())
+    # the portfolio at the start, valued at the start's prices
+    start_price = {
+        m.trading_pair.split("-")[0]: float(_prices_at(m, np.array([round(start * 1000)]))[0])
+        for m in markets
+    }
+    initial_value = sum(
+        float(v) * (1.0 if a == quote else start_price[a]) for a, v in initial.items()
     )
     equity = initial_value + series["total"]
     metrics = compute_metrics(series["ts_ms"], equity, initial_value, outcomes)
@@ -359,4 +365,5 @@ def build_result(
         timeseries=series,
         metrics=metrics,
         assets=list(log.assets),
+        quote_asset=quote,
     )
