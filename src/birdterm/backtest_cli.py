@@ -111,6 +111,9 @@ def summary_table(result: BacktestResult) -> Table:
         ("Total P&L", "total"),
     ):
         table.add_row(label, f"{float(getattr(result.pnl, key)):,.4f} {quote}")
+    # the metrics' net P&L is the wallet's change in value, holding the start balances included
+    revaluation = result.metrics.net_pnl_quote - float(result.pnl.total)
+    table.add_row("Start balances revalued", f"{revaluation:,.4f} {quote}")
     for label, value in result.metrics.summary_rows(quote):
         table.add_row(label, value)
     for hold in result.holds:

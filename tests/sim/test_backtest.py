@@ -94,10 +94,12 @@ def test_pnl_identity_in_every_sample(result):
 
 
 def test_metrics_match_the_series(result):
-    m = result.metrics
-    equity = m.initial_value + result.timeseries["total"]
-    assert m.final_value == pytest.approx(equity[-1])
-    assert m.net_pnl_quote == pytest.approx(float(result.pnl.total), abs=1e-6)
+    m, s = result.metrics, result.timeseries
+    assert m.final_value == pytest.approx(s["portfolio_value"][-1])
+    # the wallet's change = the strategy's P&L + the start balances revalued (0.01 BTC held)
+    start_price, end_price = s["price"][0], s["price"][-1]
+    revaluation = 0.01 * (end_price - start_price)
+    assert m.net_pnl_quote == pytest.approx(float(result.pnl.total) + revaluation, abs=1e-6)
     assert sum(m.close_types.values()) == len(result.executors) == m.executors
     assert m.fees_quote == pytest.approx(float(result.pnl.fees))
     assert m.volume_quote == pytest.approx(float(result.pnl.volume))

@@ -35,8 +35,8 @@ if TYPE_CHECKING:
 ZERO = Decimal(0)
 SERIES_COLUMNS = (
     "executors_realized", "executors_unrealized", "position_realized", "position_unrealized",
-    "total", "equity_change", "fees", "volume", "hold_base", "hold_break_even", "base_pct",
-    "price",
+    "total", "equity_change", "portfolio_value", "fees", "volume", "hold_base",
+    "hold_break_even", "base_pct", "price",
 )  # fmt: skip
 IDENTITY_TOLERANCE = 1e-6  # quote, relative to the portfolio's value (float sampling error)
 
@@ -265,6 +265,7 @@ def build_series(
         out[f"balance_{asset}"] = balance
     out["equity_change"] = change
     out["base_pct"] = np.divide(base_value, value, out=np.zeros_like(value), where=value > 0)
+    out["portfolio_value"] = value
     gap = np.abs(out["total"] - change)
     scale = max(1.0, float(np.max(value)) if len(value) else 1.0)
     if len(gap) and float(gap.max()) > IDENTITY_TOLERANCE * scale:
@@ -335,7 +336,9 @@ def build_result(
     initial_value = sum(
         float(v) * (1.0 if a == quote else start_price[a]) for a, v in initial.items()
     )
-    equity = initial_value + series["total"]
+    # Drawdown, Sharpe & co. are measured on what the wallet is worth; the P&L split measures
+    # the strategy against simply holding the starting balances (see summary()).
+    equity = series["portfolio_value"]
     metrics = compute_metrics(series["ts_ms"], equity, initial_value, outcomes)
     holds = [
         {

@@ -149,3 +149,21 @@ def test_spreads_and_amounts_of_different_length_are_rejected():
 def test_invalid_levels_say_what_is_valid(fields, message):
     with pytest.raises(ValidationError, match=message):
         PmmSimpleConfig(id="pmm", trading_pair=PAIR, total_amount_quote=D(1000), **fields)
+
+
+def test_a_level_whose_executor_failed_backs_off_instead_of_retrying_every_tick():
+    from collections import Counter
+
+    from birdterm.engine.controllers.base import FAILURE_BACKOFF
+    from birdterm.sim.backtest import BacktestEngine, MarketData
+    from birdterm.sim.backtest_config import load_backtest_file
+    from birdterm.sim.synthetic import synthetic_candles
+
+    cfg, settings = load_backtest_file(CONFIGS / "pmm_simple.toml")
+    # no BTC: every sell level is refused (spot sells need inventory)
+    settings = settings.model_copy(update={"initial_balances": {"USDT": D(1000)}})
+    data = MarketData(PAIR, synthetic_candles(7, 1_704_067_200_000, 3600, "1s", 30_000.0))
+    run = BacktestEngine([cfg], [data], settings).run()
+    failed = Counter(e.level_id for e in run.executors if e.close_type == "FAILED")
+    sells = [lvl for lvl in failed if lvl.startswith("sell")]
+    assert sells and all(failed[lvl] <= 3600 / FAILURE_BACKOFF + 1 for lvl in sells)

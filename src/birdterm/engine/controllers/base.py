@@ -8,6 +8,7 @@ only the gateway and the candle feed behind its context differ.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -24,6 +25,9 @@ from birdterm.engine.executors.position_hold import PositionHold
 from birdterm.engine.types import split_trading_pair
 
 _ID_RE = re.compile(r"^[A-Za-z0-9_.-]{1,40}$")
+# After an executor FAILED (the exchange refused its order), wait at least this long before
+# trying the same thing again: a refusal repeats, and retrying every tick floods the exchange.
+FAILURE_BACKOFF = 60.0
 
 
 class ControllerConfig(BaseModel):
@@ -121,6 +125,14 @@ class Controller:
     def decide(self, now: float) -> Sequence[Action]:
         """The actions to take now (may be empty)."""
         raise NotImplementedError
+
+    def capped_hint(self, wake: float, now: float) -> float | None:
+        """`wake` as a next_decision answer: never past the data's last close (the run must
+        still tick at its end); None when it is now or already past."""
+        feed = self.context.feeds.get(self.trading_pair)
+        if feed is not None and len(feed):
+            wake = min(wake, (int(feed.candles["ts"][-1]) + feed.interval_ms) / 1000)
+        return wake if now < wake < math.inf else None
 
     def next_decision(self, now: float) -> float | None:
         """A hint for the backtester: the earliest time after `now` at which `decide` could

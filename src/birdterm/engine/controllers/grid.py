@@ -16,13 +16,14 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from birdterm.engine.controllers.base import (
+    FAILURE_BACKOFF,
     Action,
     Controller,
     ControllerConfig,
     ControllerContext,
     CreateExecutor,
 )
-from birdterm.engine.executors.base import Executor
+from birdterm.engine.executors.base import CloseType, Executor
 from birdterm.engine.executors.grid import GridExecutor, GridExecutorConfig
 from birdterm.engine.types import OrderType, TradeType
 
@@ -85,7 +86,10 @@ class GridController(Controller):
     def _on_executor_closed(self, executor: Executor) -> None:
         if executor.controller_id == self.id:
             end = executor.close_ts if executor.close_ts is not None else self.gateway.now()
-            self._cooldown_until = end + self.config.cooldown
+            wait = self.config.cooldown
+            if executor.close_type is CloseType.FAILED:
+                wait = max(wait, FAILURE_BACKOFF)
+            self._cooldown_until = end + wait
 
     def grid_config(self, mid: Decimal) -> GridExecutorConfig:
         """The next grid's config, its range centred on `mid` unless the range is fixed."""
@@ -120,13 +124,5 @@ class GridController(Controller):
     def next_decision(self, now: float) -> float | None:
         """While a grid runs: never (its end wakes the controller); then the cooldown's end."""
         if any(True for _ in self.executors):
-            return self._hint(math.inf, now)
-        return self._hint(self._cooldown_until, now)
-
-    def _hint(self, wake: float, now: float) -> float | None:
-        """`wake` as a backtest hint: capped at the data's last close (the clock cannot jump to
-        an infinite time, and the run must still tick at its end); None when it is now."""
-        feed = self.context.feeds.get(self.trading_pair)
-        if feed is not None and len(feed):
-            wake = min(wake, (int(feed.candles["ts"][-1]) + feed.interval_ms) / 1000)
-        return wake if now < wake < math.inf else None
+            return self.capped_hint(math.inf, now)
+        return self.capped_hint(self._cooldown_until, now)

@@ -30,6 +30,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from birdterm.engine.controllers.base import (
+    FAILURE_BACKOFF,
     Action,
     Controller,
     ControllerConfig,
@@ -37,7 +38,7 @@ from birdterm.engine.controllers.base import (
     CreateExecutor,
     StopExecutor,
 )
-from birdterm.engine.executors.base import Executor
+from birdterm.engine.executors.base import CloseType, Executor
 from birdterm.engine.executors.position import (
     PositionExecutor,
     PositionExecutorConfig,
@@ -85,7 +86,9 @@ class PmmInventoryConfig(ControllerConfig):
 class _Level:
     """One quoting level and what the controller remembers about it."""
 
-    __slots__ = ("entries", "id", "last_fill", "pending", "side", "spread", "spread_f")
+    __slots__ = (
+        "entries", "id", "last_fill", "pending", "retry_after", "side", "spread", "spread_f",
+    )  # fmt: skip
 
     def __init__(self, level_id: str, side: TradeType, spread: Decimal) -> None:
         self.id = level_id
@@ -95,6 +98,7 @@ class _Level:
         self.pending: Executor | None = None  # its unfilled entry
         self.entries: list[float] = []  # entry prices of its active filled executors
         self.last_fill = -math.inf
+        self.retry_after = -math.inf  # after a FAILED executor, not before this time
 
 
 class PmmInventory(Controller):
@@ -125,6 +129,13 @@ class PmmInventory(Controller):
         self._tolerance = float(cfg.price_distance_tolerance)
         self._base_total = self._quote_total = 0.0
         self._base_free = self._quote_free = Decimal(0)
+        context.orchestrator.listeners.append(self._on_executor_closed)
+
+    def _on_executor_closed(self, executor: Executor) -> None:
+        level = self._by_id.get(executor.level_id)
+        failed = executor.close_type is CloseType.FAILED
+        if executor.controller_id == self.id and level is not None and failed:
+            level.retry_after = (executor.close_ts or 0.0) + FAILURE_BACKOFF
 
     def base_pct(self, mid: float) -> float:
         """The base asset's share of the portfolio valued at `mid`."""
@@ -180,7 +191,7 @@ class PmmInventory(Controller):
                 continue
             if self._count.get(level.id, 0) >= cfg.max_active_executors_by_level:
                 continue
-            if now - level.last_fill < cfg.cooldown_time:
+            if now - level.last_fill < cfg.cooldown_time or now < level.retry_after:
                 continue
             if mid_d is None:
                 mid_d = self.mid()

@@ -17,6 +17,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from birdterm.engine.controllers.base import (
+    FAILURE_BACKOFF,
     Action,
     Controller,
     ControllerConfig,
@@ -24,7 +25,7 @@ from birdterm.engine.controllers.base import (
     CreateExecutor,
     StopExecutor,
 )
-from birdterm.engine.executors.base import Executor
+from birdterm.engine.executors.base import CloseType, Executor
 from birdterm.engine.executors.position import (
     PositionExecutor,
     PositionExecutorConfig,
@@ -103,9 +104,14 @@ class PmmSimple(Controller):
         context.orchestrator.listeners.append(self._on_executor_closed)
 
     def _on_executor_closed(self, executor: Executor) -> None:
-        if executor.controller_id == self.id and executor.has_fills:
-            end = (executor.close_ts or self.gateway.now()) + self.config.cooldown_time
-            self._cooldown_until[executor.level_id] = end
+        if executor.controller_id != self.id:
+            return
+        closed = executor.close_ts or self.gateway.now()
+        if executor.close_type is CloseType.FAILED:
+            wait = max(self.config.cooldown_time, FAILURE_BACKOFF)
+            self._cooldown_until[executor.level_id] = closed + wait
+        elif executor.has_fills:
+            self._cooldown_until[executor.level_id] = closed + self.config.cooldown_time
 
     def decide(self, now: float) -> Sequence[Action]:
         """Refresh stale unfilled entries and fill free levels at the current mid."""
@@ -149,12 +155,4 @@ class PmmSimple(Controller):
         for level_id, *_ in self._levels:
             if level_id not in busy:
                 wake = min(wake, self._cooldown_until.get(level_id, now))
-        return self._hint(wake, now)
-
-    def _hint(self, wake: float, now: float) -> float | None:
-        """`wake` as a backtest hint: capped at the data's last close (the clock cannot jump to
-        an infinite time, and the run must still tick at its end); None when it is now."""
-        feed = self.context.feeds.get(self.trading_pair)
-        if feed is not None and len(feed):
-            wake = min(wake, (int(feed.candles["ts"][-1]) + feed.interval_ms) / 1000)
-        return wake if now < wake < math.inf else None
+        return self.capped_hint(wake, now)
