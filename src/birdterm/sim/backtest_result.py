@@ -348,7 +348,10 @@ def build_result(
             "cost_quote": str(h.cost_quote),
             "realized_pnl_quote": str(h.realized_pnl_quote),
             "unrealized_pnl_quote": str(h.unrealized_pnl_quote(mid[h.trading_pair])),
-            "break_even_price": str(h.break_even_price()) if h.base_amount else None,
+            # a limit exit paying the maker fee, as the time series' hold_break_even
+            "break_even_price": (
+                str(h.break_even_price(settings.maker_fee)) if h.base_amount else None
+            ),
         }
         for h in orchestrator.holds.values()
     ]

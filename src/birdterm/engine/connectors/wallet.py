@@ -37,9 +37,11 @@ class Wallet:
         self.locked[asset] = self.locked.get(asset, ZERO) + amount
 
     def unlock(self, asset: str, amount: Decimal) -> None:
-        """Release a reservation (never below zero)."""
+        """Release (part of) a reservation; releasing more than is locked is a bookkeeping bug."""
         left = self.locked.get(asset, ZERO) - amount
-        self.locked[asset] = left if left > 0 else ZERO
+        if left < 0:
+            raise ValueError(f"unlocking {amount} {asset} but only {left + amount} is locked")
+        self.locked[asset] = left
 
     def settle(self, spend: tuple[str, Decimal], receive: tuple[str, Decimal],
                fees: dict[str, Decimal]) -> None:  # fmt: skip

@@ -10,7 +10,6 @@ still holds then is handed to the position hold by the orchestrator.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -25,7 +24,6 @@ from birdterm.engine.types import OrderState, OrderType, TradeType, split_tradin
 
 ZERO = Decimal(0)
 LIMIT_CLOSE_PATIENCE = 60.0  # seconds a LIMIT closing order may rest before it goes at market
-_group_ids = itertools.count(1)
 
 
 class ExecutorStatus(Enum):
@@ -147,7 +145,7 @@ class Executor:
         self.base_asset, self.quote_asset = split_trading_pair(trading_pair)
         self.on_terminated = on_terminated
         self.ledger = PositionHold("", trading_pair, controller_id)
-        self.group = next(_group_ids)  # ties this executor's adverse and favourable watches
+        self.group = 0  # set by the orchestrator: ties this executor's exits in the simulator
         self.status = ExecutorStatus.RUNNING
         self.close_type: CloseType | None = None
         self.created_ts = 0.0
@@ -284,6 +282,24 @@ class Executor:
             price = None
         self._place(role, side, order_type, amount, price)
         return True
+
+    def _keep_take_profit(self, price: Decimal, order_type: OrderType = OrderType.LIMIT) -> None:
+        """Keep one resting take-profit order for the whole position at `price`: an open one is
+        cancelled first and replaced once the cancel is confirmed (call again then), because
+        the inventory stays locked until the exchange confirms."""
+        if self._closing is not None:
+            return
+        open_tp = self._open_orders("take_profit")
+        if open_tp:
+            for order in open_tp:
+                self._cancel(order)
+            return
+        amount = self._position_to_close(order_type)
+        if amount <= 0:
+            return
+        side = TradeType.SELL if self.ledger.base_amount > 0 else TradeType.BUY
+        price = self.gateway.trading_rule(self.trading_pair).quantize_price(price, side)
+        self._place("take_profit", side, order_type, amount, price, favourable=True)
 
     def _begin_close(
         self,

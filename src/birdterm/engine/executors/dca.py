@@ -136,20 +136,8 @@ class DCAExecutor(Executor):
 
     def _refresh_take_profit(self) -> None:
         """Keep one take-profit order sized to the whole position at the current average."""
-        if self.config.take_profit is None or self._closing is not None:
-            return
-        open_tp = self._open_orders("take_profit")
-        if open_tp:  # replaced once the cancel is confirmed: the inventory is locked until then
-            for order in open_tp:
-                self._cancel(order)
-            return
-        amount = self._position_to_close(OrderType.LIMIT)
-        if amount <= 0:
-            return
-        side = self.side.opposite
-        rule = self.gateway.trading_rule(self.trading_pair)
-        price = rule.quantize_price(self._exit_price(self.config.take_profit, True), side)
-        self._place("take_profit", side, OrderType.LIMIT, amount, price, favourable=True)
+        if self.config.take_profit is not None:
+            self._keep_take_profit(self._exit_price(self.config.take_profit, True))
 
     # ---- order outcomes ----------------------------------------------------------------------
     def _on_order_closed(self, order: TrackedOrder, reason: str) -> None:

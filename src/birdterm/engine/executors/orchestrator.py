@@ -53,9 +53,6 @@ class ExecutorOrchestrator:
         self.holds: dict[tuple[str, str], PositionHold] = {}
         self._by_controller: dict[str, dict[str, Executor]] = {}
         self._counter = 0
-        self._closed_realized = ZERO
-        self._closed_fees = ZERO
-        self._closed_volume = ZERO
         # per pair: realized P&L, fees and volume of every terminated executor
         self.closed_totals: dict[str, list[Decimal]] = {}
         self.listeners: list[Callable[[Executor], None]] = []  # told of every terminated executor
@@ -69,6 +66,7 @@ class ExecutorOrchestrator:
             f"{controller_id}-{self._counter}", controller_id, config, self.gateway,
             on_terminated=self._on_terminated,
         )  # fmt: skip
+        executor.group = self._counter  # ties the executor's stop loss to its take profit
         executor.on_change = lambda: self._bump(controller_id)
         self._bump(controller_id)
         self.active[executor.id] = executor
@@ -110,9 +108,6 @@ class ExecutorOrchestrator:
             hold = self.hold(executor.controller_id, executor.trading_pair)
             hold.absorb(ledger.base_amount, ledger.cost_quote, executor.close_ts or 0.0)
         volume = executor.bought_quote + executor.sold_quote
-        self._closed_realized += ledger.realized_pnl_quote
-        self._closed_fees += executor.fees_quote
-        self._closed_volume += volume
         totals = self.closed_totals.setdefault(executor.trading_pair, [ZERO, ZERO, ZERO])
         totals[0] += ledger.realized_pnl_quote
         totals[1] += executor.fees_quote
@@ -123,8 +118,10 @@ class ExecutorOrchestrator:
 
     def pnl(self, mid_of: Callable[[str], Decimal]) -> PnlBreakdown:
         """The P&L split now, valuing open inventory at `mid_of(pair)`."""
-        realized, unrealized = self._closed_realized, ZERO
-        fees, volume = self._closed_fees, self._closed_volume
+        realized = sum((t[0] for t in self.closed_totals.values()), ZERO)
+        fees = sum((t[1] for t in self.closed_totals.values()), ZERO)
+        volume = sum((t[2] for t in self.closed_totals.values()), ZERO)
+        unrealized = ZERO
         for executor in self.active.values():
             realized += executor.ledger.realized_pnl_quote
             unrealized += executor.unrealized_pnl_quote(mid_of(executor.trading_pair))

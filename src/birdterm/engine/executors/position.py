@@ -131,21 +131,9 @@ class PositionExecutor(Executor):
     def _refresh_take_profit(self) -> None:
         """Keep one resting take-profit order sized to the whole position."""
         b = self.barrier
-        if b.take_profit is None or not b.take_profit_order_type.is_limit or self._closing:
-            return
-        open_tp = self._open_orders("take_profit")
-        if open_tp:  # replaced once its cancel is confirmed (the inventory is locked until then)
-            for order in open_tp:
-                self._cancel(order)
-            return
-        amount = self._position_to_close(OrderType.LIMIT)
-        if amount <= 0:
-            return
-        price = self._barrier_price(b.take_profit, favourable=True)
-        rule = self.gateway.trading_rule(self.trading_pair)
-        side = self.side.opposite
-        self._place("take_profit", side, b.take_profit_order_type,
-                    amount, rule.quantize_price(price, side), favourable=True)  # fmt: skip
+        if b.take_profit is not None and b.take_profit_order_type.is_limit:
+            price = self._barrier_price(b.take_profit, favourable=True)
+            self._keep_take_profit(price, b.take_profit_order_type)
 
     # ---- order outcomes ----------------------------------------------------------------------
     def _on_order_closed(self, order: TrackedOrder, reason: str) -> None:
