@@ -70,3 +70,37 @@ def test_example_backtests_the_same_on_a_sparse_and_a_dense_clock(path: Path, ki
     dense = BacktestEngine([controller], [data], settings, sparse=False).run()
     assert sparse.to_json() == dense.to_json()
     assert len(sparse.fills) >= 4  # every case trades, so the comparison means something
+
+
+@pytest.mark.parametrize(
+    ("kind", "tick_size", "update_interval"),
+    [("1s candles", 1.0, 7.0), ("trades", 0.3, 1.0), ("trades", 1.0, 7.0)],
+)
+@pytest.mark.parametrize("name", ["pmm_simple.toml", "dca.toml", "bollinger.toml"])
+def test_sparse_equals_dense_off_the_default_schedule(name, kind, tick_size, update_interval):
+    """Decision schedules that are not one per tick, and ticks finer than a second."""
+    from birdterm.sim.backtest import BacktestEngine
+
+    controller, settings = load_backtest_file(REPO / "configs" / name)
+    controller = controller.model_copy(update={"update_interval": update_interval})
+    settings = settings.model_copy(update={"tick_size": tick_size})
+    data = _market(kind, controller.trading_pair, settings)
+    sparse = BacktestEngine([controller], [data], settings, sparse=True).run()
+    dense = BacktestEngine([controller], [data], settings, sparse=False).run()
+    assert sparse.to_json() == dense.to_json()
+
+
+def test_two_controllers_on_one_pair_sharing_a_tight_wallet_agree_sparse_and_dense():
+    from decimal import Decimal
+
+    from birdterm.sim.backtest import BacktestEngine
+
+    bollinger, settings = load_backtest_file(REPO / "configs" / "bollinger.toml")
+    pmm, _ = load_backtest_file(REPO / "configs" / "pmm_simple.toml")
+    balances = {"USDT": Decimal(300), "BTC": Decimal("0.005")}
+    settings = settings.model_copy(update={"initial_balances": balances})
+    data = _market("1s candles", "BTC-USDT", settings)
+    sparse = BacktestEngine([bollinger, pmm], [data], settings, sparse=True).run()
+    dense = BacktestEngine([bollinger, pmm], [data], settings, sparse=False).run()
+    assert sparse.to_json() == dense.to_json()
+    assert {e.controller_id for e in sparse.executors} == {bollinger.id, pmm.id}

@@ -232,7 +232,7 @@ class Clock:
         if wake is None or self.start_time is None or self.end_time is None:
             return
         wake = min(wake, self.end_time)  # the last slot always ticks: the run ends up to date
-        index = math.ceil((wake - self.start_time) / self.tick_size - 1e-9)
+        index = math.ceil((wake - self.start_time) / self.tick_size - 1e-6)  # float-time slack
         if index > self._backtest_index:
             self._backtest_index = index
 

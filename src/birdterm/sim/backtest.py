@@ -121,9 +121,8 @@ class MarketDriver(TimeIterator):
         self.connector.set_time(timestamp)
 
     def next_tick_after(self, timestamp: float) -> float | None:
-        """The controllers' next decision, or sooner when a fill or watch fires before it: the
-        core walks ahead up to that decision (never further, so the controllers' new orders
-        see the path from their own moment) and keeps the events for their tick."""
+        """The controllers' next decision, or sooner: the close of the first row in which a
+        fill or a watch may happen (the fill core's dry run; no market is walked ahead)."""
         limit = self.runner.next_tick_after(timestamp)
         if limit is None:
             return None
@@ -132,51 +131,80 @@ class MarketDriver(TimeIterator):
         for pair in self.pairs:
             closes = self.close_ms[pair]
             end = len(closes) if limit_ms is None else bisect.bisect_right(closes, limit_ms)
-            row = self.connector.peek(pair, end)
+            row = self.connector.next_active_row(pair, end)
             if row is not None:
                 wake = min(wake, closes[row] / 1000)
         return wake
 
 
 class ControllerRunner(TimeIterator):
-    """Calls controllers when due, applies their actions, delivers the answers."""
+    """Calls controllers when due, applies their actions, delivers the answers.
+
+    Ticking every slot (dense), a controller decides at every slot its update interval has
+    passed since its last decision, and at once when one of its executors changed. Sparse runs
+    must give the same decisions while skipping slots: a controller whose last next_decision
+    hint lies ahead is not called (its calls there would decide nothing), but its schedule moves
+    on as if it had been, so it wakes at the same slot a dense run would first act at. A hint is
+    trusted only while no executor of the run changed since it was given. Schedules are kept in
+    whole slot numbers, so float rounding can never put the two runs a slot apart.
+    """
 
     def __init__(
         self,
         controllers: Sequence[Controller],
         orchestrator: ExecutorOrchestrator,
         connector: SimConnector,
+        start: float,
+        tick_size: float,
     ) -> None:
         self.controllers = list(controllers)
         self.orchestrator = orchestrator
         self.connector = connector
-        self.due = [0.0] * len(self.controllers)
-        self.hints: list[float | None] = [None] * len(self.controllers)
+        self._origin = start
+        self._tick = tick_size
+        # a controller decides every `step` slots after its last decision
+        self.step = [
+            max(1, math.ceil(c.config.update_interval / tick_size - 1e-9)) for c in self.controllers
+        ]
+        self.due = [0] * len(self.controllers)  # slot numbers
+        self.hints: list[int | None] = [None] * len(self.controllers)
+        self._hint_version = -1
         self._asked: tuple[float, float | None] | None = None
 
+    def _slot(self, timestamp: float) -> int:
+        """The slot a time falls in, rounded up (the run's final tick may be off the grid)."""
+        return math.ceil((timestamp - self._origin) / self._tick - 1e-6)  # float-time slack
+
     def tick(self, timestamp: float) -> None:
-        """Run every controller that is due (its interval passed and its last hint reached) or
-        whose executors changed since it last decided."""
-        woken = self.orchestrator.changed
+        """Run every controller that is due and not waiting for its hint, or whose executors
+        changed since it last decided."""
+        changed = self.orchestrator.changed
         self._asked = None
+        slot = self._slot(timestamp)
+        trust_hints = self._hint_version == self.orchestrator.version
         for i, controller in enumerate(self.controllers):
-            if controller.id not in woken:
-                hint = self.hints[i]
-                if timestamp + 1e-9 < self.due[i] or (hint is not None and timestamp < hint):
+            if controller.id not in changed:
+                if slot < self.due[i]:
                     continue
-            woken.discard(controller.id)
+                hint = self.hints[i] if trust_hints else None
+                if hint is not None and slot < hint:
+                    # a dense run would have decided (nothing) here: move the schedule on
+                    step = self.step[i]
+                    self.due[i] += ((slot - self.due[i]) // step + 1) * step
+                    continue
+            changed.discard(controller.id)
             for action in controller.decide(timestamp):
                 if isinstance(action, CreateExecutor):
                     self.orchestrator.create(controller.id, action.executor_class, action.config)
                 elif isinstance(action, StopExecutor):
                     self.orchestrator.stop(action.executor_id, action.keep_position)
             self.connector.process_pending()
-            self.due[i] = timestamp + controller.config.update_interval
+            self.due[i] = slot + self.step[i]
             self.hints[i] = None
 
     def next_tick_after(self, timestamp: float) -> float | None:
-        """The earliest moment a controller may act: its hint, never before its interval
-        (asked by the driver and by the clock in one step: computed once)."""
+        """The first slot a controller could act at (asked by the driver and by the clock in
+        one step: computed once)."""
         if self._asked is not None and self._asked[0] == timestamp:
             return self._asked[1]
         wake = self._next_wake(timestamp)
@@ -184,13 +212,22 @@ class ControllerRunner(TimeIterator):
         return wake
 
     def _next_wake(self, timestamp: float) -> float | None:
-        wake: float | None = math.inf
+        if self.orchestrator.changed:  # a controller must decide at the next slot
+            return None
+        self._hint_version = self.orchestrator.version
+        wake = math.inf
         for i, controller in enumerate(self.controllers):
-            hint = self.hints[i] = controller.next_decision(timestamp)
+            hint = controller.next_decision(timestamp)
             if hint is None:
-                wake = None
-            elif wake is not None:
-                wake = min(wake, max(hint, self.due[i]))
+                self.hints[i] = None
+                return None
+            if hint == math.inf:
+                self.hints[i] = None
+                continue
+            hint_slot = self.hints[i] = self._slot(hint)
+            due, step = self.due[i], self.step[i]
+            first = due if due >= hint_slot else due + -((due - hint_slot) // step) * step
+            wake = min(wake, self._origin + first * self._tick)
         return wake
 
 
@@ -300,8 +337,9 @@ class BacktestEngine:
         first_close = max(int(m.row_close_ms()[0]) for m in self.markets)
         last_close = max(int(m.row_close_ms()[-1]) for m in self.markets)
         start, end = first_close / 1000, last_close / 1000
-        clock = Clock(ClockMode.BACKTEST, self.tick_size(), start, end, sparse=self.sparse)
-        runner = ControllerRunner(controllers, orchestrator, connector)
+        tick = self.tick_size()
+        clock = Clock(ClockMode.BACKTEST, tick, start, end, sparse=self.sparse)
+        runner = ControllerRunner(controllers, orchestrator, connector, start, tick)
         clock.add_iterator(MarketDriver(connector, self.markets, runner))
         clock.add_iterator(runner)
         clock.add_iterator(StateRecorder(log, connector, orchestrator))

@@ -84,5 +84,9 @@ class MarketSim:
         """Walk candles from the cursor up to (not including) end_row; stop at the first event."""
     def advance_trades(self, trades: np.ndarray, end_row: int) -> list[Event]:
         """Walk trades from the cursor up to (not including) end_row; stop at the first event."""
+    def first_active_candle(self, candles: np.ndarray, end_row: int) -> int:
+        """The first row advance_candles would walk rather than skip, or -1 (a dry run)."""
+    def first_active_trade(self, trades: np.ndarray, end_row: int) -> int:
+        """The first trade advance_trades would process rather than skip, or -1 (a dry run)."""
     def estimate_queue(self, trades: np.ndarray, price: float, side: int) -> float:
         """Volume likely resting ahead of a new order at `price`: a proxy from the trade stream."""

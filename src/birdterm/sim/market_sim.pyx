@@ -1074,6 +1074,88 @@ cdef class MarketSim:
         self._sync()
         return 0
 
+    def first_active_candle(self, candles, Py_ssize_t end_row):
+        """The first row from the cursor, before end_row, that advance_candles would walk
+        rather than skip because something may happen in it (the same conservative bounds
+        check), or -1. A dry run: nothing changes, so a backtest can jump its clock there
+        without walking any market ahead of it."""
+        cdef Py_ssize_t n = self._bind_candles(candles)
+        if end_row > n:
+            raise ValueError(f"end_row {end_row} is beyond the {n} candles")
+        cdef Py_ssize_t r = self._row
+        if r >= end_row:
+            return -1
+        if self._seg != SEG_ROW_START:
+            return r  # the cursor is inside this row
+        cdef const Candle* cp = &self._candles[0]
+        cdef const Candle* c
+        cdef double lo, hi, nh, nl, bound
+        cdef double part = self._participation
+        cdef bint strict = not self._touch
+        cdef double run_hi = self._run_hi
+        cdef double run_lo = self._run_lo
+        while r < end_row:
+            c = cp + r
+            if <double> c.ts >= self._time_min:
+                return r
+            lo = c.low
+            hi = c.high
+            if (
+                (lo < self._buy_max or hi > self._sell_min if strict
+                 else lo <= self._buy_max or hi >= self._sell_min)
+                and part * c.volume > 0.0
+            ) or lo <= self._below_max or hi >= self._above_min:
+                return r
+            nh = hi if hi > run_hi else run_hi
+            nl = lo if lo < run_lo else run_lo
+            bound = nh - self._tl_dmin
+            if lo <= (bound if bound > self._tl_th else self._tl_th):
+                return r
+            bound = nl + self._ts_dmin
+            if hi >= (bound if bound < self._ts_th else self._ts_th):
+                return r
+            run_hi = nh
+            run_lo = nl
+            r += 1
+        return -1
+
+    def first_active_trade(self, trades, Py_ssize_t end_row):
+        """The first trade row from the cursor, before end_row, that advance_trades would
+        process rather than skip (something may happen at it), or -1. A dry run."""
+        cdef Py_ssize_t n = self._bind_trades(trades)
+        if end_row > n:
+            raise ValueError(f"end_row {end_row} is beyond the {n} trades")
+        cdef Py_ssize_t k = self._row
+        cdef const Trade* tp
+        cdef const Trade* t
+        cdef double p, bound
+        cdef double run_hi = self._run_hi
+        cdef double run_lo = self._run_lo
+        if k >= end_row:
+            return -1
+        tp = &self._trades[0]
+        while k < end_row:
+            t = tp + k
+            if <double> t.ts >= self._time_min:
+                return k
+            p = t.price
+            bound = run_hi - self._tl_dmin
+            if bound < self._tl_th:
+                bound = self._tl_th
+            if not (
+                p > self._buy_max and p < self._sell_min and p > self._below_max
+                and p < self._above_min and p > bound
+                and p < (run_lo + self._ts_dmin if run_lo + self._ts_dmin < self._ts_th
+                         else self._ts_th)
+            ):
+                return k
+            if p > run_hi:
+                run_hi = p
+            if p < run_lo:
+                run_lo = p
+            k += 1
+        return -1
+
     cdef void _after_skipped(self, const Candle* c) noexcept:
         """The cursor passed candle c without events: it sits at its close."""
         self._price = c.close

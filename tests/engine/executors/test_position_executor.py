@@ -296,11 +296,11 @@ def test_a_rejected_take_profit_is_not_resent_in_a_loop():
     h.run(ex)
     failed_tp = [o for o in ex.orders.values() if o.role == "take_profit"]
     assert len(failed_tp) == 1 and failed_tp[0].state.value == "FAILED"
-    # the time limit's close (0.0499) is below the minimum too: the executor failed, and the
-    # inventory ends in the position hold
-    assert ex.close_type is CloseType.FAILED
-    assert ex.failure_reason.startswith("TIME_LIMIT close failed: ")
     assert "below the minimum" in ex.failure_reason
+    # the time limit's close (0.0499) would be below the minimum too: it is not sent, and the
+    # inventory ends in the position hold
+    assert ex.close_type is CloseType.TIME_LIMIT
+    assert not [o for o in ex.orders.values() if o.role == "close"]
     assert h.orchestrator.hold("test", PAIR).base_amount == D("0.04995")
     check_books(h)
 
@@ -355,3 +355,23 @@ def test_a_limit_close_is_priced_towards_the_market():
     ex._begin_close(CloseType.STOP_LOSS, OrderType.LIMIT, D("100.005"))
     h.connector.process_pending()
     assert ex.close_type is CloseType.STOP_LOSS and ex.exit_price() == D(100)
+
+
+def test_a_short_buys_back_enough_to_cover_a_fee_charged_in_base():
+    # sell 1 at 102, TP buy-back 1 % lower at 100.98. The buy's fee is charged in BTC, so it
+    # buys 1 / 0.999 = 1.001001... -> 1.0011 (rounded up to the step) and receives 1.0000989:
+    # the short is covered and 0.0000989 BTC of dust goes to the position hold
+    rows = [(101, 101, 101, 101), (101, 102.5, 101, 102), (102, 102.1, 100.5, 100.7)]
+    h = SimHarness(candles(rows), maker_fee="0.001", fill_model=NO_SLIP)
+    cfg = PositionExecutorConfig(
+        trading_pair=PAIR,
+        side=TradeType.SELL,
+        amount=D(1),
+        entry_price=D(102),
+        barrier=TripleBarrier(take_profit=D("0.01")),
+    )
+    ex = h.start(PositionExecutor, cfg)
+    h.run(ex)
+    assert ex.close_type is CloseType.TAKE_PROFIT and ex.bought_base == D("1.0011")
+    assert h.orchestrator.hold("test", PAIR).base_amount == D("0.0000989")
+    check_books(h)

@@ -113,7 +113,6 @@ class SimConnector:
         self._watches: dict[int, tuple[GatewayListener, SimMarket]] = {}
         self._pending: deque[Callable[[], None]] = deque()
         self._mid_cache: dict[str, tuple[float, Decimal]] = {}
-        self._held: dict[str, tuple[int, list[tuple[int, int, int, float, float]]]] = {}
         # While a fired watch is handled, the market is at the watch's price (under the
         # pessimistic rule a stop can fire before the path point the core's cursor is at).
         self._at_watch: dict[str, float] = {}
@@ -379,25 +378,16 @@ class SimConnector:
         while pending:
             pending.popleft()()
 
-    def peek(self, trading_pair: str, end_row: int) -> int | None:
-        """Walk ahead to the first event before `end_row` without delivering it; returns the
-        row it happened in (None when nothing happens). `advance` delivers it later."""
-        held = self._held.get(trading_pair)
-        if held is not None:
-            return held[0]
+    def next_active_row(self, trading_pair: str, end_row: int) -> int | None:
+        """The first row before `end_row` where a fill or a watch may happen (a conservative
+        dry run of the fill core: no market is walked ahead of the clock), or None."""
         market = self.markets[trading_pair]
         core = market.core
-        if core.current_row >= end_row:
-            return None
-        step = core.advance_candles if market.kind == "candles" else core.advance_trades
-        events = step(market.data, end_row)
-        if not events:
-            return None
-        row = core.current_row
-        if market.kind == "trades":  # the core moved past the trade the events happened at
-            row = int(np.searchsorted(market.data["ts"], events[0][2], side="left"))
-        self._held[trading_pair] = (row, events)
-        return row
+        if market.kind == "candles":
+            row = core.first_active_candle(market.data, end_row)
+        else:
+            row = core.first_active_trade(market.data, end_row)
+        return None if row < 0 else row
 
     def advance(self, trading_pair: str, end_row: int) -> int:
         """Walk the pair's market up to (not including) `end_row`; returns the events seen."""
@@ -406,12 +396,6 @@ class SimConnector:
         step = core.advance_candles if market.kind == "candles" else core.advance_trades
         data = market.data
         seen = 0
-        held = self._held.get(trading_pair)
-        if held is not None:
-            if held[0] >= end_row:
-                return 0
-            del self._held[trading_pair]
-            seen += self._deliver(market, held[1])
         while core.current_row < end_row:
             events = step(data, end_row)
             if not events:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 from enum import Enum
 from typing import Any, ClassVar
 
@@ -20,7 +20,13 @@ from pydantic import BaseModel, ConfigDict
 
 from birdterm.engine.connectors.base import Fill, TradingGateway, WatchKind
 from birdterm.engine.executors.position_hold import PositionHold
-from birdterm.engine.types import OrderState, OrderType, TradeType, split_trading_pair
+from birdterm.engine.types import (
+    OrderRuleError,
+    OrderState,
+    OrderType,
+    TradeType,
+    split_trading_pair,
+)
 
 ZERO = Decimal(0)
 LIMIT_CLOSE_PATIENCE = 60.0  # seconds a LIMIT closing order may rest before it goes at market
@@ -264,13 +270,31 @@ class Executor:
         return self._closing_amount(self.ledger.base_amount, order_type)
 
     def _closing_amount(self, held: Decimal, order_type: OrderType) -> Decimal:
-        """What an order may trade to close `held` base (signed: > 0 is sold), quantized."""
+        """What an order should trade to close `held` base (signed: > 0 is sold), on the step
+        grid. A fee charged in base is paid on top of a sell (sell less) and out of what a buy
+        receives (buy more, rounded up, so no short is left behind)."""
         rule = self.gateway.trading_rule(self.trading_pair)
-        amount = abs(held)
-        fee_in_base = self.gateway.fee_asset(self.trading_pair, TradeType.SELL) == self.base_asset
-        if held > 0 and fee_in_base:
-            amount /= 1 + self.gateway.exit_fee_pct(self.trading_pair, order_type)
-        return rule.quantize_amount(amount)
+        side = TradeType.SELL if held > 0 else TradeType.BUY
+        if self.gateway.fee_asset(self.trading_pair, side) != self.base_asset:
+            return rule.quantize_amount(abs(held))
+        fee = self.gateway.exit_fee_pct(self.trading_pair, order_type)
+        if side is TradeType.SELL:
+            return rule.quantize_amount(held / (1 + fee))
+        steps = (-held / (1 - fee) / rule.step_size).to_integral_value(rounding=ROUND_CEILING)
+        return (steps * rule.step_size).quantize(rule.step_size)
+
+    def _is_dust(self, order_type: OrderType = OrderType.MARKET) -> bool:
+        """True when what is held is too small for the exchange to trade (or nothing)."""
+        amount = self._position_to_close(order_type)
+        if amount <= 0:
+            return True
+        try:
+            self.gateway.trading_rule(self.trading_pair).check(
+                self.gateway.mid_price(self.trading_pair), amount
+            )
+        except OrderRuleError:
+            return True
+        return False
 
     def _close_position(self, role: str, order_type: OrderType, price: Decimal | None) -> bool:
         """Send the order that flattens the ledger; False when there is nothing tradable."""
@@ -323,6 +347,9 @@ class Executor:
         """Send the closing order once nothing else is open; finish when there is none to send
         (a limit close rests at `price`, or at the mid when no price was given)."""
         if self._closing is None or self._open_orders():
+            return
+        if self._is_dust(self._closing_order_type):  # untradable: it goes to the position hold
+            self._shutdown(self._closing)
             return
         price = self._closing_price
         limit = self._closing_order_type.is_limit

@@ -149,7 +149,7 @@ class DCAExecutor(Executor):
             elif self._closing is not None:
                 self._close_when_idle()
         elif order.role == "take_profit":
-            if order.state is OrderState.FILLED and self._position_to_close(OrderType.LIMIT) == 0:
+            if order.state is OrderState.FILLED and self._is_dust(OrderType.LIMIT):
                 self._shutdown(CloseType.TAKE_PROFIT)
             elif self._closing is not None:
                 self._close_when_idle()
