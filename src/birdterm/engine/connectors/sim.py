@@ -17,7 +17,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -111,7 +111,7 @@ class SimConnector:
         self._orders: dict[str, _Order] = {}
         self._by_key: dict[int, _Order] = {}
         self._watches: dict[int, tuple[GatewayListener, SimMarket]] = {}
-        self._pending: deque[Callable[[], None]] = deque()
+        self._pending: deque[tuple[Callable[..., None], tuple[Any, ...]]] = deque()
         self._mid_cache: dict[str, tuple[float, Decimal]] = {}
         # While a fired watch is handled, the market is at the watch's price (under the
         # pessimistic rule a stop can fire before the path point the core's cursor is at).
@@ -302,8 +302,7 @@ class SimConnector:
             is_maker, self._now, str(next(self._trade_ids)),
         )  # fmt: skip
         self.fills.append((getattr(order.listener, "id", ""), fill))
-        listener = order.listener
-        self._pending.append(lambda: listener.on_fill(fill))
+        self._pending.append((order.listener.on_fill, (fill,)))
         if order.filled >= order.amount:
             self._finish(order, OrderState.FILLED, "")
 
@@ -315,8 +314,7 @@ class SimConnector:
             if remaining > 0:
                 self.wallet.unlock(order.lock_asset, order.lock_per_unit * remaining)
         self._orders.pop(order.order_id, None)
-        listener, order_id = order.listener, order.order_id
-        self._pending.append(lambda: listener.on_order_done(order_id, state, reason))
+        self._pending.append((order.listener.on_order_done, (order.order_id, state, reason)))
 
     def _fail(self, order: _Order, reason: str) -> None:
         what = (f"{order.market.trading_pair} {order.side.value} {_plain(order.amount)} @ "
@@ -376,7 +374,8 @@ class SimConnector:
         """Deliver queued answers (which may queue more) until none is left."""
         pending = self._pending
         while pending:
-            pending.popleft()()
+            call, args = pending.popleft()
+            call(*args)
 
     def next_active_row(self, trading_pair: str, end_row: int) -> int | None:
         """The first row before `end_row` where a fill or a watch may happen (a conservative
