@@ -226,29 +226,34 @@ def build_series(
     samples = np.arange(start_ms, end_ms + 1, step, dtype=np.int64)
     if samples[-1] != end_ms:
         samples = np.append(samples, end_ms)
-    rows = np.asarray(log.rows, dtype=np.float64)
-    state = rows[np.searchsorted(np.asarray(log.ts_ms), samples, side="right") - 1]
+    # one contiguous array per snapshot column, gathered at the samples column by column
+    columns = np.ascontiguousarray(np.asarray(log.rows, dtype=np.float64).T)
+    at = np.searchsorted(np.asarray(log.ts_ms), samples, side="right") - 1
+
+    def column(j: int) -> np.ndarray:
+        return columns[j][at]
+
     n_pairs = len(log.pairs)
     out = {name: np.zeros(len(samples)) for name in SERIES_COLUMNS}
     price_of: dict[str, np.ndarray] = {}
     for k, market in enumerate(markets):
         price = _prices_at(market, samples)
         price_of[market.trading_pair] = price
-        r_e, b_e, c_e, r_p, b_p, c_p = (state[:, 6 * k + j] for j in range(6))
+        r_e, b_e, c_e, r_p, b_p, c_p = (column(6 * k + j) for j in range(6))
         out["executors_realized"] += r_e
         out["executors_unrealized"] += b_e * price - c_e
         out["position_realized"] += r_p
         out["position_unrealized"] += b_p * price - c_p
         if k == 0:
-            out["hold_base"] = b_p.copy()
+            out["hold_base"] = b_p
             out["price"] = price
             # long hold: realized + b*p*(1-fee) - cost = 0 (as PositionHold.break_even_price)
             held = np.abs(b_p) > 1e-15
             direction = np.where(b_p > 0, 1.0, -1.0)
             denominator = np.where(held, b_p * (1 - exit_fee * direction), 1.0)
             out["hold_break_even"] = np.where(held, (c_p - r_p) / denominator, np.nan)
-    out["fees"] = state[:, 6 * n_pairs]
-    out["volume"] = state[:, 6 * n_pairs + 1]
+    out["fees"] = column(6 * n_pairs)
+    out["volume"] = column(6 * n_pairs + 1)
     out["total"] = (out["executors_realized"] + out["executors_unrealized"]
                     + out["position_realized"] + out["position_unrealized"])  # fmt: skip
     change = np.zeros(len(samples))
@@ -256,7 +261,7 @@ def build_series(
     first_base = markets[0].trading_pair.split("-")[0]
     base_value = np.zeros(len(samples))
     for j, asset in enumerate(log.assets):
-        balance = state[:, 6 * n_pairs + 2 + j]
+        balance = column(6 * n_pairs + 2 + j)
         price = _asset_price(asset, log.quote_asset, price_of)
         change += (balance - float(initial.get(asset, ZERO))) * price
         value += balance * price
