@@ -235,3 +235,16 @@ def test_split_trading_pair_rejects_malformed(bad):
     with pytest.raises(ValueError, match="BASE-QUOTE"):
         split_trading_pair(bad)
     assert split_trading_pair("ETH-BTC") == ("ETH", "BTC")
+
+
+def test_quantize_is_the_same_for_equal_steps_written_differently():
+    # D("0.01") == D("0.01000000"): a cache keyed on the step must not mix them up
+    short = TradingRule("BTC-USDT", D("0.01"), D("0.00001"))
+    long = TradingRule("BTC-USDT", D("0.01000000"), D("0.00001000"))
+    for rule in (short, long, short):
+        assert rule.quantize_price(D("39999.999"), TradeType.BUY) == D("39999.99")
+        assert rule.quantize_price(D("39999.991"), TradeType.SELL) == D("40000.00")
+        assert rule.quantize_amount(D("0.0123456")) == D("0.01234")
+    assert str(long.quantize_price(D("1.005"), TradeType.BUY)) == "1.00000000"
+    tick_3 = TradingRule("BTC-USDT", D("0.03"), D("1"))
+    assert tick_3.quantize_price(D("1.00"), TradeType.BUY) == D("0.99")

@@ -275,15 +275,19 @@ class TradingRule:
 
 
 def _to_grid(value: Decimal, step: Decimal, rounding: str) -> Decimal:
-    if _is_power_of_ten(step):  # the usual tick/step (0.01, 0.00001): one exact quantize
-        return value.quantize(step, rounding=rounding)
+    unit = _power_of_ten(step)
+    if unit is not None:  # the usual tick/step (0.01, 0.00001): one quantize does it
+        return value.quantize(unit, rounding=rounding).quantize(step)
     steps = (value / step).to_integral_value(rounding=rounding)
     return (steps * step).quantize(step)
 
 
 @lru_cache(maxsize=64)
-def _is_power_of_ten(step: Decimal) -> bool:
-    return step.as_tuple().digits == (1,)
+def _power_of_ten(step: Decimal) -> Decimal | None:
+    """`step` as a bare power of ten (0.01000000 -> 0.01), or None. Equal Decimals share a
+    cache entry whatever their exponent, so the answer must depend on the value only."""
+    unit = step.normalize()
+    return unit if unit.as_tuple().digits == (1,) else None
 
 
 @dataclass(frozen=True, slots=True)
