@@ -1,0 +1,1 @@
+"""Binance-spot-protocol exchange emulator: errors, signing, rate limits (server to come)."""
