@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, Decimal
 from enum import Enum
-from functools import lru_cache
 
 ZERO = Decimal(0)
 
@@ -225,6 +224,9 @@ class TradingRule:
     min_amount: Decimal = ZERO
     max_amount: Decimal | None = None
     min_notional: Decimal = ZERO
+    # the grids as bare powers of ten when they are (the usual case: one quantize does it)
+    _tick_unit: Decimal | None = field(default=None, init=False, repr=False, compare=False)
+    _step_unit: Decimal | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         split_trading_pair(self.trading_pair)
@@ -233,15 +235,21 @@ class TradingRule:
                 raise ValueError(
                     f"{self.trading_pair}: {name} must be > 0, got {getattr(self, name)}"
                 )
+        object.__setattr__(self, "_tick_unit", _power_of_ten(self.tick_size))
+        object.__setattr__(self, "_step_unit", _power_of_ten(self.step_size))
 
     def quantize_price(self, price: Decimal, trade_type: TradeType | None = None) -> Decimal:
         """Round a price to the tick grid: bids down, asks up (never more aggressive than asked);
         without a side, to the nearest tick below."""
         rounding = ROUND_CEILING if trade_type is TradeType.SELL else ROUND_FLOOR
+        if self._tick_unit is not None:
+            return price.quantize(self._tick_unit, rounding=rounding)
         return _to_grid(price, self.tick_size, rounding)
 
     def quantize_amount(self, amount: Decimal) -> Decimal:
         """Round an amount down to the step grid (never more than asked)."""
+        if self._step_unit is not None:
+            return amount.quantize(self._step_unit, rounding=ROUND_DOWN)
         return _to_grid(amount, self.step_size, ROUND_DOWN)
 
     def check(self, price: Decimal, amount: Decimal) -> None:
@@ -275,19 +283,14 @@ class TradingRule:
 
 
 def _to_grid(value: Decimal, step: Decimal, rounding: str) -> Decimal:
-    unit = _power_of_ten(step)
-    if unit is not None:  # the usual tick/step (0.01, 0.00001): one quantize does it
-        return value.quantize(unit, rounding=rounding).quantize(step)
     steps = (value / step).to_integral_value(rounding=rounding)
     return (steps * step).quantize(step)
 
 
-@lru_cache(maxsize=64)
 def _power_of_ten(step: Decimal) -> Decimal | None:
-    """`step` as a bare power of ten (0.01000000 -> 0.01), or None. Equal Decimals share a
-    cache entry whatever their exponent, so the answer must depend on the value only."""
-    unit = step.normalize()
-    return unit if unit.as_tuple().digits == (1,) else None
+    """`step` when it is written as a bare power of ten (0.01, 1E+1), else None: quantizing to
+    it is then exact and keeps its exponent (0.01000000 is not bare: it keeps 8 places)."""
+    return step if step.as_tuple().digits == (1,) else None
 
 
 @dataclass(frozen=True, slots=True)
