@@ -1,10 +1,9 @@
 """CandleFeed: the closed candles a controller may see at a moment, and cached indicators.
 
-A controller asks for candles "as of now": only candles whose close time (open + interval) is
+A controller reads candles "as of now": only candles whose close time (open + interval) is
 at or before now, so a backtest can never look ahead. Indicators are computed over the whole
 array at once and cached; because every indicator is causal (a value at row i uses rows <= i
-only), reading row i of a precomputed array equals computing it live at that moment. Live
-feeds append candles and drop the cache.
+only), reading row i of a precomputed array equals computing it live at that moment.
 """
 
 from __future__ import annotations
@@ -34,21 +33,9 @@ class CandleFeed:
         """How many candles have closed by `now_s` (seconds)."""
         return bisect.bisect_right(self._close_ms, round(now_s * 1000))
 
-    def last(self, now_s: float, n: int) -> np.ndarray:
-        """The last `n` candles closed by `now_s` (fewer at the start of the data)."""
-        end = self.closed_count(now_s)
-        return self.candles[max(0, end - n) : end]
-
     def indicator(self, name: str, compute: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
         """`compute(candles)` over the whole feed, computed once and cached under `name`."""
         values = self._cache.get(name)
         if values is None:
             values = self._cache[name] = compute(self.candles)
         return values
-
-    def append(self, candles: np.ndarray) -> None:
-        """Add newly closed candles (live feeds); cached indicators are recomputed on demand."""
-        require_dtype(candles, CANDLE_DTYPE, "candles")
-        self.candles = np.concatenate([self.candles, candles])
-        self._close_ms = (self.candles["ts"] + self.interval_ms).tolist()
-        self._cache.clear()

@@ -34,8 +34,7 @@ from birdterm.engine.controllers.base import (
     Controller,
     ControllerConfig,
     ControllerContext,
-    CreateExecutor,
-    StopExecutor,
+    apply_actions,
 )
 from birdterm.engine.controllers.registry import controller_class
 from birdterm.engine.executors.orchestrator import ExecutorOrchestrator
@@ -193,11 +192,7 @@ class ControllerRunner(TimeIterator):
                     self.due[i] += ((slot - self.due[i]) // step + 1) * step
                     continue
             changed.discard(controller.id)
-            for action in controller.decide(timestamp):
-                if isinstance(action, CreateExecutor):
-                    self.orchestrator.create(controller.id, action.executor_class, action.config)
-                elif isinstance(action, StopExecutor):
-                    self.orchestrator.stop(action.executor_id, action.keep_position)
+            apply_actions(self.orchestrator, controller.id, controller.decide(timestamp))
             self.connector.process_pending()
             self.due[i] = slot + self.step[i]
             self.hints[i] = None
@@ -334,8 +329,8 @@ class BacktestEngine:
         log = StateLog([m.trading_pair for m in self.markets], self.quote_asset)
 
         # every pair must have a price when the first controller decides
-        first_close = max(int(m.row_close_ms()[0]) for m in self.markets)
-        last_close = max(int(m.row_close_ms()[-1]) for m in self.markets)
+        first_close = max(int(m.data["ts"][0]) + m.interval_ms for m in self.markets)
+        last_close = max(int(m.data["ts"][-1]) + m.interval_ms for m in self.markets)
         start, end = first_close / 1000, last_close / 1000
         tick = self.tick_size()
         clock = Clock(ClockMode.BACKTEST, tick, start, end, sparse=self.sparse)

@@ -11,7 +11,7 @@ import pytest
 from pydantic import ValidationError
 
 from birdterm.engine.candle_feed import CandleFeed
-from birdterm.engine.controllers.base import ControllerContext, CreateExecutor, StopExecutor
+from birdterm.engine.controllers.base import ControllerContext, apply_actions
 from birdterm.engine.controllers.bollinger import Bollinger, BollingerConfig, percent_b
 from birdterm.engine.executors.position import TripleBarrier
 from birdterm.sim.fill_model import FillModel
@@ -47,11 +47,7 @@ def make(closes, balances=None, **overrides) -> tuple[SimHarness, Bollinger]:
 
 
 def apply(h: SimHarness, controller: Bollinger, actions) -> None:
-    for action in actions:
-        if isinstance(action, CreateExecutor):
-            h.orchestrator.create(controller.id, action.executor_class, action.config)
-        elif isinstance(action, StopExecutor):
-            h.orchestrator.stop(action.executor_id, action.keep_position)
+    apply_actions(h.orchestrator, controller.id, actions)
     h.connector.process_pending()
 
 

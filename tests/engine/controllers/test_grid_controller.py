@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from birdterm.engine.candle_feed import CandleFeed
-from birdterm.engine.controllers.base import ControllerContext, CreateExecutor, StopExecutor
+from birdterm.engine.controllers.base import ControllerContext
 from birdterm.engine.controllers.grid import GridController, GridControllerConfig
 from birdterm.engine.executors.base import CloseType
 from birdterm.engine.executors.grid import GridExecutor
@@ -30,17 +30,6 @@ def make(rows, **overrides) -> tuple[SimHarness, GridController]:
     return h, GridController(GridControllerConfig(**fields), context)
 
 
-def decide(h: SimHarness, controller: GridController) -> list:
-    actions = list(controller.decide(h.connector.now()))
-    for action in actions:
-        if isinstance(action, CreateExecutor):
-            h.orchestrator.create(controller.id, action.executor_class, action.config)
-        elif isinstance(action, StopExecutor):
-            h.orchestrator.stop(action.executor_id, action.keep_position)
-    h.connector.process_pending()
-    return actions
-
-
 def the_grid(controller: GridController) -> GridExecutor:
     (grid,) = controller.executors
     assert isinstance(grid, GridExecutor)
@@ -54,7 +43,7 @@ def finish(h: SimHarness) -> None:
 
 def test_range_pct_centres_the_grid_on_the_mid():
     h, ctl = make([FLAT, FLAT])
-    decide(h, ctl)
+    h.decide(ctl)
     grid = the_grid(ctl)
     # 100 x 0.95 = 95 .. 100 x 1.05 = 105 in 5 levels: step 2.5
     assert [lv.price for lv in grid.levels] == [D(95), D("97.5"), D(100), D("102.5"), D(105)]
@@ -65,27 +54,27 @@ def test_range_pct_centres_the_grid_on_the_mid():
     # only the grid's end matters (which wakes the controller): the hint is the data's end
     assert ctl.next_decision(h.connector.now()) == 2.0
     h.step()
-    assert decide(h, ctl) == []
+    assert h.decide(ctl) == []
     finish(h)
 
 
 def test_a_grid_that_ends_is_restarted_around_the_new_mid_after_the_cooldown():
     rows = [FLAT, FLAT, FLAT, (100, 110, 100, 110), HIGH, HIGH, HIGH, HIGH]
     h, ctl = make(rows, time_limit=3, cooldown=2)
-    decide(h, ctl)  # t = 1: first grid, time limit at 1 + 3 = 4 s
+    h.decide(ctl)  # t = 1: first grid, time limit at 1 + 3 = 4 s
     first = the_grid(ctl)
     h.step(3)  # rows 1..3: the rise to 110 passes 100, 102.5 and 105, whose buys now rest
     assert h.connector.open_order_count() == 5
-    assert decide(h, ctl) == []  # t = 4
+    assert h.decide(ctl) == []  # t = 4
     h.step()  # the time watch fires at the candle opening at 4 s
     assert first.close_type is CloseType.TIME_LIMIT
     assert first.close_ts == 4.0
     assert not first.has_fills  # no buy was reached: nothing to close
     assert h.connector.open_order_count() == 0
-    assert decide(h, ctl) == []  # t = 5: cooling until 4 + 2 = 6
+    assert h.decide(ctl) == []  # t = 5: cooling until 4 + 2 = 6
     assert ctl.next_decision(5.0) == 6.0
     h.step()
-    (action,) = decide(h, ctl)  # t = 6: new grid around the mid 110
+    (action,) = h.decide(ctl)  # t = 6: new grid around the mid 110
     assert (action.config.start_price, action.config.end_price) == (D("104.50"), D("115.50"))
     second = the_grid(ctl)
     assert second is not first
@@ -98,7 +87,7 @@ def test_a_grid_that_ends_is_restarted_around_the_new_mid_after_the_cooldown():
 def test_a_stopped_grid_closes_its_inventory_and_restarts_with_a_fixed_range():
     rows = [FLAT, (100, 100, 96, 96), (96, 96, 89, 89), (89, 89, 89, 89), FLAT, FLAT]
     h, ctl = make(rows, range_pct=None, start_price=D(95), end_price=D(99), limit_pct=D("0.05"))
-    decide(h, ctl)
+    h.decide(ctl)
     grid = the_grid(ctl)
     assert grid.config.limit_price == D("90.25")  # 5 % below the range's start 95
     h.step(2)
@@ -110,7 +99,7 @@ def test_a_stopped_grid_closes_its_inventory_and_restarts_with_a_fixed_range():
     # sold at 90.25 less 1 bp = 90.240975 -> 90.24
     assert grid.exit_price() == D("90.24")
     h.step()
-    (action,) = decide(h, ctl)  # no cooldown: the same fixed range again
+    (action,) = h.decide(ctl)  # no cooldown: the same fixed range again
     assert (action.config.start_price, action.config.end_price) == (D(95), D(99))
     finish(h)
 

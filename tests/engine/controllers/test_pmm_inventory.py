@@ -138,10 +138,33 @@ def test_pnl_parts_add_up_to_the_total(result):
     assert p.executors_unrealized == 0  # the wind-down moved every open position to the hold
 
 
-def test_order_size_is_the_allocation_split_over_levels():
-    cfg = config()
-    # 1000 x 0.06 over 6 levels = $10 a level
-    assert cfg.total_amount_quote * cfg.portfolio_allocation / 6 == D(10)
+def test_each_level_quotes_the_allocation_split_over_the_levels():
+    from birdterm.engine.candle_feed import CandleFeed
+    from birdterm.engine.controllers.base import ControllerContext
+    from birdterm.engine.controllers.pmm_inventory import PmmInventory
+
+    from tests.engine.executors.harness import PAIR, SimHarness, candles
+
+    # mid 100, 500 USDT + 5 BTC: base is half the portfolio, so the skew is neutral; with no
+    # skew either way every level quotes 1000 x 0.06 / 6 = $10 at 100 +- its spread
+    h = SimHarness(
+        candles([(100, 100, 100, 100), (100, 100, 100, 100)]),
+        balances={"USDT": D(500), "BTC": D(5)},
+    )
+    cfg = config(min_base_pct=D("0.1"), target_base_pct=D("0.5"), max_base_pct=D("0.9"))
+    ctrl = PmmInventory(
+        cfg, ControllerContext(h.connector, h.orchestrator, {PAIR: CandleFeed(h.data, 1000)})
+    )
+    actions = h.decide(ctrl)
+    placed = {a.config.level_id: (a.config.entry_price, a.config.amount) for a in actions}
+    assert placed == {  # amount = 10 / price, rounded down to the 0.0001 step
+        "buy_0": (D("99.95"), D("0.1000")),  # 0.100050...
+        "buy_1": (D("99.90"), D("0.1001")),  # 0.100100...
+        "buy_2": (D("99.80"), D("0.1002")),  # 0.100200...
+        "sell_0": (D("100.05"), D("0.0999")),  # 0.099950...
+        "sell_1": (D("100.10"), D("0.0999")),  # 0.099900...
+        "sell_2": (D("100.20"), D("0.0998")),  # 0.099800...
+    }
 
 
 @pytest.mark.parametrize(

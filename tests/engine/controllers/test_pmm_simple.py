@@ -11,7 +11,7 @@ import pytest
 from pydantic import ValidationError
 
 from birdterm.engine.candle_feed import CandleFeed
-from birdterm.engine.controllers.base import ControllerContext, CreateExecutor, StopExecutor
+from birdterm.engine.controllers.base import ControllerContext, StopExecutor
 from birdterm.engine.controllers.pmm_simple import PmmSimple, PmmSimpleConfig
 from birdterm.engine.executors.base import CloseType
 from birdterm.engine.executors.position import TripleBarrier
@@ -34,17 +34,6 @@ def make(rows, **overrides) -> tuple[SimHarness, PmmSimple]:
     return h, PmmSimple(PmmSimpleConfig(**fields), context)
 
 
-def decide(h: SimHarness, controller: PmmSimple) -> list:
-    actions = list(controller.decide(h.connector.now()))
-    for action in actions:
-        if isinstance(action, CreateExecutor):
-            h.orchestrator.create(controller.id, action.executor_class, action.config)
-        elif isinstance(action, StopExecutor):
-            h.orchestrator.stop(action.executor_id, action.keep_position)
-    h.connector.process_pending()
-    return actions
-
-
 def entries(controller: PmmSimple) -> dict[str, tuple[str, Decimal, Decimal]]:
     return {e.level_id: (e.side.value, e.config.entry_price, e.config.amount)
             for e in controller.executors}  # fmt: skip
@@ -57,7 +46,7 @@ def finish(h: SimHarness) -> None:
 
 def test_one_executor_per_level_at_the_exact_prices_and_sizes():
     h, pmm = make([FLAT, FLAT, FLAT])
-    actions = decide(h, pmm)
+    actions = h.decide(pmm)
     assert len(actions) == 3
     assert entries(pmm) == {
         "buy_0": ("BUY", D("99.00"), D("2.5252")),  # 100 x 0.99; 250 / 99 = 2.52525...
@@ -66,7 +55,7 @@ def test_one_executor_per_level_at_the_exact_prices_and_sizes():
     }
     assert h.connector.open_order_count() == 3
     h.step()
-    assert decide(h, pmm) == []  # every level is busy
+    assert h.decide(pmm) == []  # every level is busy
     finish(h)
 
 
@@ -74,19 +63,19 @@ def test_unfilled_entries_are_refreshed_at_the_new_mid_after_the_refresh_time():
     drift = (100, 100.5, 100, 100.5)
     rows = [FLAT, drift] + [(100.5, 100.5, 100.5, 100.5)] * 7
     h, pmm = make(rows)
-    decide(h, pmm)  # t = 1: created
+    h.decide(pmm)  # t = 1: created
     first = {e.id for e in pmm.executors}
     for _ in range(4):  # t = 2 .. 5: younger than 5 s
         h.step()
-        assert decide(h, pmm) == []
+        assert h.decide(pmm) == []
     assert pmm.next_decision(h.connector.now()) == 6.0  # created at 1 + refresh 5
     h.step()  # t = 6: 5 s old and unfilled
-    actions = decide(h, pmm)
+    actions = h.decide(pmm)
     assert {a.executor_id for a in actions if isinstance(a, StopExecutor)} == first
     assert not list(pmm.executors)
     assert {e.close_type for e in h.orchestrator.closed} == {CloseType.EARLY_STOP}
     h.step()  # t = 7: no cooldown for levels that never traded: placed at the mid 100.5
-    decide(h, pmm)
+    h.decide(pmm)
     assert entries(pmm) == {
         "buy_0": ("BUY", D("99.49"), D("2.5128")),  # 100.5 x 0.99 = 99.495 -> 99.49 (bid down)
         "buy_1": ("BUY", D("98.49"), D("2.5383")),  # 100.5 x 0.98 = 98.49; 250 / 98.49
@@ -104,22 +93,22 @@ def test_a_level_that_traded_waits_its_cooldown_while_the_others_stay():
     ]  # fmt: skip
     barrier = TripleBarrier(take_profit=D("0.005"))
     h, pmm = make(rows, cooldown_time=3, executor_refresh_time=60, triple_barrier=barrier)
-    decide(h, pmm)
+    h.decide(pmm)
     buy_0 = next(e for e in pmm.executors if e.level_id == "buy_0")
     h.step(2)
     assert buy_0.close_type is CloseType.TAKE_PROFIT
     assert buy_0.close_ts == 3.0  # filled in the candle 2..3 s, known at its close
     # 2.5252 x (99.50 - 99) = 1.2626, no fees
     assert buy_0.ledger.realized_pnl_quote == D("1.2626")
-    assert decide(h, pmm) == []  # t = 3: cooling until 3 + 3 = 6
+    assert h.decide(pmm) == []  # t = 3: cooling until 3 + 3 = 6
     assert pmm.next_decision(h.connector.now()) == 6.0
     h.step()
-    assert decide(h, pmm) == []  # t = 4
+    assert h.decide(pmm) == []  # t = 4
     h.step()
-    assert decide(h, pmm) == []  # t = 5
+    assert h.decide(pmm) == []  # t = 5
     assert set(entries(pmm)) == {"buy_1", "sell_0"}
     h.step()
-    actions = decide(h, pmm)  # t = 6: buy_0 again, at the mid 100
+    actions = h.decide(pmm)  # t = 6: buy_0 again, at the mid 100
     assert [a.config.level_id for a in actions] == ["buy_0"]
     assert entries(pmm)["buy_0"] == ("BUY", D("99.00"), D("2.5252"))
     assert h.wallet.balance("USDT") == D(10_000) + D("1.2626")

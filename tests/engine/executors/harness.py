@@ -9,6 +9,7 @@ import numpy as np
 
 from birdterm.engine.connectors.sim import SimConnector
 from birdterm.engine.connectors.wallet import Wallet
+from birdterm.engine.controllers.base import Action, Controller, apply_actions
 from birdterm.engine.executors.base import Executor
 from birdterm.engine.executors.orchestrator import ExecutorOrchestrator
 from birdterm.engine.types import TradeFeeSchema, TradingRule
@@ -93,6 +94,13 @@ class SimHarness:
         executor = self.orchestrator.create("test", executor_class, config)
         self.connector.process_pending()
         return executor
+
+    def decide(self, controller: Controller) -> list[Action]:
+        """Let a controller decide now, carry out its actions, deliver the answers."""
+        actions = list(controller.decide(self.connector.now()))
+        apply_actions(self.orchestrator, controller.id, actions)
+        self.connector.process_pending()
+        return actions
 
     def run(self, executor: Executor) -> None:
         """Step until the executor terminates (or the rows run out)."""

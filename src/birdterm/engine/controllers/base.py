@@ -74,6 +74,17 @@ class StopExecutor:
 Action = CreateExecutor | StopExecutor
 
 
+def apply_actions(
+    orchestrator: ExecutorOrchestrator, controller_id: str, actions: Iterable[Action]
+) -> None:
+    """Carry out a controller's decisions: start and stop its executors."""
+    for action in actions:
+        if isinstance(action, CreateExecutor):
+            orchestrator.create(controller_id, action.executor_class, action.config)
+        else:
+            orchestrator.stop(action.executor_id, action.keep_position)
+
+
 class ControllerContext:
     """What a controller may read: the gateway, its executors and hold, candle feeds."""
 
