@@ -52,7 +52,6 @@ class BirdtermApp(App[None]):
         Binding("ctrl+q", "quit", "Quit", id="quit"),
         Binding("slash", "focus_command", "Command", key_display="/", id="focus-command"),
     ]
-    REFRESH_SECONDS = 0.25
 
     def __init__(
         self,
@@ -70,22 +69,15 @@ class BirdtermApp(App[None]):
     def on_mount(self) -> None:
         """Show the main screen, start the engine, repaint on a timer."""
         self.sub_title = self.engine.name
-        screen = MainScreen()
-        self.push_screen(screen)
+        self.push_screen(MainScreen(self.engine.view))
         logging.getLogger("birdterm").addHandler(self._log_handler)
         if self.autostart:
             self.engine.start()
-        self.set_interval(self.REFRESH_SECONDS, self._refresh_status)
-        self.call_after_refresh(self._refresh_status)
 
     async def on_unmount(self) -> None:
         """Stop the engine before the loop goes away."""
         logging.getLogger("birdterm").removeHandler(self._log_handler)
         await self.engine.stop()
-
-    def _refresh_status(self) -> None:
-        if isinstance(self.screen, MainScreen):
-            self.screen.show_status(self.engine.view())
 
     def action_focus_command(self) -> None:
         """Put the cursor in the command line, starting with '/'."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal
@@ -49,6 +50,13 @@ class MainScreen(Screen[None]):
     """Status pane beside the log pane, command line below."""
 
     AUTO_FOCUS = "#command-line"  # typing goes straight to the command line
+    REFRESH_SECONDS = 0.25
+
+    def __init__(self, view_source: Callable[[], EngineView]) -> None:
+        super().__init__()
+        self._view_source = view_source
+        self._ready = False
+        self._pending_log: list[str] = []
 
     def compose(self) -> ComposeResult:
         """Lay out the panes."""
@@ -63,11 +71,22 @@ class MainScreen(Screen[None]):
         """Title the panes."""
         self.query_one("#status").border_title = "engine"
         self.query_one("#log").border_title = "log"
+        # Timers start here, not in the app: only now do the panes exist.
+        self._ready = True
+        log = self.query_one("#log", RichLog)
+        for text in self._pending_log:
+            log.write(text)
+        self._pending_log.clear()
+        self.refresh_status()
+        self.set_interval(self.REFRESH_SECONDS, self.refresh_status)
 
-    def show_status(self, view: EngineView) -> None:
-        """Repaint the status pane."""
-        self.query_one("#status", Static).update(render_status(view))
+    def refresh_status(self) -> None:
+        """Repaint the status pane from a fresh engine snapshot."""
+        self.query_one("#status", Static).update(render_status(self._view_source()))
 
     def write_log(self, text: str) -> None:
-        """Append lines to the log pane."""
+        """Append lines to the log pane (held until the pane exists)."""
+        if not self._ready:
+            self._pending_log.append(text)
+            return
         self.query_one("#log", RichLog).write(text)
