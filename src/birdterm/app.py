@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Coroutine
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from textual import on
 from textual.app import App
@@ -59,11 +60,13 @@ class BirdtermApp(App[None]):
         redactor: SecretRedactor,
         registry: CommandRegistry,
         autostart: bool = True,
+        startup_command: str | None = None,
     ) -> None:
         super().__init__()
         self.engine = engine
         self.registry = registry
         self.autostart = autostart
+        self.startup_command = startup_command  # e.g. "/start demo" when birdterm opens
         self._log_handler = PaneLogHandler(self, redactor)
 
     def on_mount(self) -> None:
@@ -73,6 +76,8 @@ class BirdtermApp(App[None]):
         logging.getLogger("birdterm").addHandler(self._log_handler)
         if self.autostart:
             self.engine.start()
+            if self.startup_command:
+                self.call_after_refresh(self.execute, self.startup_command)
 
     async def on_unmount(self) -> None:
         """Stop the engine before the loop goes away."""
@@ -97,8 +102,11 @@ class BirdtermApp(App[None]):
         """Run the typed slash-command and show its output in the log pane."""
         line = event.value.strip()
         event.input.clear()
-        if not line:
-            return
+        if line:
+            self.execute(line)
+
+    def execute(self, line: str) -> None:
+        """Run one slash-command line; output and errors go to the log pane."""
         screen = self.screen
         assert isinstance(screen, MainScreen)
         screen.write_log(f"> {line}")
@@ -112,8 +120,22 @@ class BirdtermApp(App[None]):
             screen.write_log(f"error: {line} failed unexpectedly: {exc!r} (details in the log)")
             return
         screen.write_log(result.text)
+        if result.background is not None:
+            self.run_worker(self._finish(line, result.background), group="commands")
         if result.quit:
             self.exit()
+
+    async def _finish(self, line: str, work: Coroutine[Any, Any, str]) -> None:
+        """Await a command's background work; show its outcome in the log pane."""
+        try:
+            text = await work
+        except CommandError as exc:
+            text = f"error: {exc}"
+        except Exception as exc:
+            logging.getLogger("birdterm.commands").exception("command %r failed", line)
+            text = f"error: {line} failed: {exc} (details in the log)"
+        if isinstance(self.screen, MainScreen):
+            self.screen.write_log(text)
 
 
 def create_app(
@@ -121,6 +143,7 @@ def create_app(
     engine: Engine | None = None,
     redactor: SecretRedactor | None = None,
     autostart: bool = True,
+    startup_command: str | None = None,
 ) -> BirdtermApp:
     """Build the app; the CLI and the tests both come through here."""
     return BirdtermApp(
@@ -128,4 +151,5 @@ def create_app(
         redactor=redactor or SecretRedactor(),
         registry=default_registry(),
         autostart=autostart,
+        startup_command=startup_command,
     )

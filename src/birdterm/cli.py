@@ -59,22 +59,73 @@ def main_callback(
         typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
     ] = False,
 ) -> None:
-    """Open the terminal app (when no command is given)."""
+    """Open the terminal app (when no command is given) running configs/demo.toml, or the
+    controller file given with --config."""
     ctx.obj = {"data_dir": data_dir}
     if ctx.invoked_subcommand is not None:
         return
-    from birdterm.app import create_app  # Textual is only imported when the TUI is wanted
-    from birdterm.engine.engine import Engine
-
-    bot_config = _load_bot_config(config) if config else None
     directory = ensure_data_dir(data_dir or default_data_dir())
+    raise typer.Exit(code=_open_tui(config, directory))
+
+
+def _open_tui(config: Path | None, directory: Path) -> int:
+    from birdterm.app import create_app  # Textual is only imported when the TUI is wanted
+    from birdterm.engine.config import parse_toml, read_config_text
+    from birdterm.engine.engine import Engine
+    from birdterm.runner.session import SessionError, resolve_config
+
     redactor = SecretRedactor()
+    bot_config: BotConfig | None = None
+    startup: str | None = None
+    name, tick = "birdterm", 1.0
+    try:
+        path = config or resolve_config("demo")
+        is_controller = "controller" in parse_toml(read_config_text(path), path)
+    except (SessionError, ConfigError) as exc:
+        typer.echo(str(exc), err=True)
+        return 2
+    if is_controller:
+        from birdterm.sim.backtest_config import load_controller_document
+
+        try:
+            document = load_controller_document(path)
+        except ConfigError as exc:
+            typer.echo(str(exc), err=True)
+            return 2
+        name, tick = document.bot.name, document.bot.tick_size
+        startup = f"/start {path}"
+    else:
+        bot_config = _load_bot_config(path)
     level = bot_config.bot.log_level if bot_config else "INFO"
     configure_logging(directory / "logs", redactor, level=level)
-    engine = Engine(directory, bot_config)
-    tui = create_app(directory, engine=engine, redactor=redactor)
+    engine = Engine(directory, bot_config, name=name if is_controller else None, tick_size=tick)
+    tui = create_app(directory, engine=engine, redactor=redactor, startup_command=startup)
     tui.run()
-    raise typer.Exit(code=tui.return_code or 0)
+    return tui.return_code or 0
+
+
+@app.command("run")
+def run(
+    ctx: typer.Context,
+    config: Annotated[Path, typer.Argument(help="Controller file, e.g. configs/demo.toml.")],
+    headless: Annotated[
+        bool, typer.Option("--headless", help="No UI: log to stdout and the log file.")
+    ] = False,
+) -> None:
+    """Run a controller file live or on paper (in the app, or --headless for systemd)."""
+    data_dir = ctx.obj["data_dir"] if ctx.obj else None
+    directory = ensure_data_dir(data_dir or default_data_dir())
+    if not headless:
+        raise typer.Exit(code=_open_tui(config, directory))
+    from birdterm.runner.headless import headless_main
+    from birdterm.sim.backtest_config import load_controller_document
+
+    try:
+        load_controller_document(config)
+    except ConfigError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(code=2) from exc
+    raise typer.Exit(code=headless_main(config, directory))
 
 
 @config_app.command("check")

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import difflib
 import shlex
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from birdterm.engine.bot_config import BotConfig
 from birdterm.engine.config import ConfigError, load_config
@@ -23,6 +24,9 @@ class CommandResult:
 
     text: str
     quit: bool = False
+    # Work that takes a while (connecting, cancelling): the app or the headless runner awaits
+    # it in the event loop and shows the line it returns, or its error.
+    background: Coroutine[Any, Any, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,11 +48,12 @@ class Command:
     args: tuple[str, ...]
     help: str
     handler: Handler
+    optional: tuple[str, ...] = ()
 
     @property
     def usage(self) -> str:
-        """'/name ARG ...' as shown in help and errors."""
-        return " ".join((f"/{self.name}", *self.args))
+        """'/name ARG [OPTIONAL] ...' as shown in help and errors."""
+        return " ".join((f"/{self.name}", *self.args, *(f"[{a}]" for a in self.optional)))
 
 
 class CommandRegistry:
@@ -77,10 +82,11 @@ class CommandRegistry:
             hint = f" Did you mean /{close[0]}?" if close else ""
             known = ", ".join(f"/{n}" for n in sorted(self._commands))
             raise CommandError(f"unknown command /{name}.{hint} Commands: {known}")
-        if len(args) != len(command.args):
+        low, high = len(command.args), len(command.args) + len(command.optional)
+        if not low <= len(args) <= high:
+            wanted = str(low) if low == high else f"{low} to {high}"
             raise CommandError(
-                f"/{name} takes {len(command.args)} argument(s), got {len(args)}; "
-                f"usage: {command.usage}"
+                f"/{name} takes {wanted} argument(s), got {len(args)}; usage: {command.usage}"
             )
         return command.handler(replace(context, commands=self.commands), args)
 
@@ -94,11 +100,21 @@ def _help(context: CommandContext, args: list[str]) -> CommandResult:
 def _status(context: CommandContext, args: list[str]) -> CommandResult:
     v = context.engine.view()
     pairs = ", ".join(v.trading_pairs) or "none"
-    return CommandResult(
+    lines = [
         f"{v.name}: clock {v.clock_mode} every {v.tick_size:g}s, {v.tick_count} ticks, "
         f"{v.missed_ticks} missed, {v.errors} errors; connector {v.connector or 'none'}; "
         f"pairs {pairs}; store {v.store_path} (schema v{v.store_schema_version})"
-    )
+    ]
+    for s in v.sessions:
+        lines.append(
+            f"{s.controller_id} ({s.controller_type}) {s.trading_pair} on {s.connector} "
+            f"[{s.health}]: {s.active_executors} active, {s.closed_executors} closed executors, "
+            f"{s.open_orders} open orders, P&L {s.pnl_total:.4f} (fees {s.fees:.4f}, "
+            f"volume {s.volume:.2f})"
+        )
+    if not v.sessions:
+        lines.append("no controller running (/start CONFIG)")
+    return CommandResult("\n".join(lines))
 
 
 def _validate(context: CommandContext, args: list[str]) -> CommandResult:
@@ -116,10 +132,51 @@ def _quit(context: CommandContext, args: list[str]) -> CommandResult:
     return CommandResult("stopping", quit=True)
 
 
+def _start(context: CommandContext, args: list[str]) -> CommandResult:
+    from birdterm.runner.session import resolve_config, start_session
+
+    path = resolve_config(args[0] if args else "demo")
+    return CommandResult(f"starting {path} ...", background=start_session(context.engine, path))
+
+
+def _stop(context: CommandContext, args: list[str]) -> CommandResult:
+    engine = context.engine
+    target = args[0] if args else "all"
+    if not engine.sessions:
+        raise CommandError("nothing is running; start a config with /start CONFIG")
+    if target == "all":
+        ids = list(engine.sessions)
+    elif target in engine.sessions:
+        ids = [target]
+    else:
+        running = ", ".join(sorted(engine.sessions))
+        raise CommandError(f"no running controller {target!r}; running: {running}; usage: "
+                           "/stop [CONTROLLER|all]")  # fmt: skip
+
+    async def stop_all() -> str:
+        return "\n".join([await engine.stop_session(i) for i in ids])
+
+    return CommandResult(f"stopping {', '.join(ids)} ...", background=stop_all())
+
+
 DEFAULT_COMMANDS: list[Command] = [
     Command("help", (), "list the commands", _help),
     Command("status", (), "clock, connector and store of this instance", _status),
     Command("validate", ("PATH",), "check a bot config file and list its errors", _validate),
+    Command(
+        "start",
+        (),
+        "run a controller file live or on paper (default: demo)",
+        _start,
+        optional=("CONFIG",),
+    ),
+    Command(
+        "stop",
+        (),
+        "stop controllers: cancel their orders and wait for confirmation",
+        _stop,
+        optional=("CONTROLLER|all",),
+    ),
     Command("quit", (), "stop the engine and leave", _quit),
 ]
 

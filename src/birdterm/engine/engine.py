@@ -5,14 +5,53 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
+from typing import Protocol
 
 from birdterm.engine.bot_config import BotConfig
 from birdterm.engine.clock import Clock, ClockMode
 from birdterm.engine.store import Store
 
 log = logging.getLogger("birdterm.engine")
+
+
+@dataclass(frozen=True, slots=True)
+class SessionView:
+    """One running controller: what the status line and the dashboard show of it."""
+
+    controller_id: str
+    controller_type: str
+    trading_pair: str
+    connector: str
+    health: str  # "ws" | "rest_fallback" | "down" | "starting" | "stopping"
+    active_executors: int
+    closed_executors: int
+    pnl_total: Decimal
+    pnl_executors_realized: Decimal
+    pnl_executors_unrealized: Decimal
+    pnl_position_realized: Decimal
+    pnl_position_unrealized: Decimal
+    fees: Decimal
+    volume: Decimal
+    open_orders: int
+    balances: dict[str, tuple[Decimal, Decimal]] = field(default_factory=dict)  # total, free
+    mid_price: Decimal | None = None
+
+
+class Session(Protocol):
+    """A running controller file (built by birdterm.runner); the engine only stops and reads it."""
+
+    @property
+    def controller_id(self) -> str:
+        """The controller's id: the name /stop uses."""
+
+    async def stop(self) -> str:
+        """Stop deciding, cancel the open orders, wait for confirmation; a one-line summary."""
+
+    def view(self) -> SessionView:
+        """A copied snapshot for the UI."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,20 +71,44 @@ class EngineView:
     store_schema_version: int
     trading_pairs: tuple[str, ...]
     connector: str | None
+    sessions: tuple[SessionView, ...] = ()
 
 
 class Engine:
     """One bot instance: a REALTIME clock ticking its components, and its SQLite store."""
 
-    def __init__(self, data_dir: Path, config: BotConfig | None = None) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        config: BotConfig | None = None,
+        *,
+        name: str | None = None,
+        tick_size: float | None = None,
+    ) -> None:
         self.config = config
-        self.name = config.bot.name if config else "birdterm"
-        tick_size = config.bot.tick_size if config else 1.0
+        self.name = name or (config.bot.name if config else "birdterm")
+        tick_size = tick_size or (config.bot.tick_size if config else 1.0)
         self.clock = Clock(ClockMode.REALTIME, tick_size=tick_size)
         self.store = Store(data_dir / f"{self.name}.sqlite")
         self._schema_version = self.store.schema_version  # the view must work after stop too
         self._task: asyncio.Task[None] | None = None
         self._started_at: float | None = None
+        self.sessions: dict[str, Session] = {}
+        self.data_dir = data_dir
+
+    def add_session(self, session: Session) -> None:
+        """Register a started session under its controller id (ids are unique per engine)."""
+        if session.controller_id in self.sessions:
+            raise ValueError(f"controller {session.controller_id!r} is already running")
+        self.sessions[session.controller_id] = session
+
+    async def stop_session(self, controller_id: str) -> str:
+        """Stop one session and forget it; returns its summary."""
+        session = self.sessions[controller_id]
+        try:
+            return await session.stop()
+        finally:
+            self.sessions.pop(controller_id, None)
 
     def start(self) -> None:
         """Start ticking in the running event loop."""
@@ -56,8 +119,13 @@ class Engine:
         log.info("engine %s started (tick %.3fs)", self.name, self.clock.tick_size)
 
     async def stop(self) -> None:
-        """Stop the clock (its children stop once), then close the store."""
+        """Stop every session, then the clock (its children stop once), then close the store."""
         try:
+            for controller_id in list(self.sessions):
+                try:
+                    log.info(await self.stop_session(controller_id))
+                except Exception:
+                    log.exception("stopping %s failed", controller_id)
             if self._task is not None:
                 self.clock.request_stop()
                 await self._task
@@ -84,4 +152,5 @@ class Engine:
             store_schema_version=self._schema_version,
             trading_pairs=tuple(market.trading_pairs) if market else (),
             connector=market.connector if market else None,
+            sessions=tuple(s.view() for s in self.sessions.values()),
         )

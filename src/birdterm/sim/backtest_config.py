@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from birdterm.engine.controllers.base import ControllerConfig
 from birdterm.engine.controllers.registry import load_controller_file
+from birdterm.engine.run_settings import RUN_SECTIONS
 from birdterm.sim.fill_model import FillModel
 
 
@@ -90,7 +91,14 @@ class BacktestSettings(BaseModel):
         return self
 
 
+def load_controller_document(path: Path | str) -> Any:
+    """Read a whole controller file: [controller] plus the optional [backtest], [bot], [live],
+    [emulator] and [paper] tables (ConfigError lists every problem with its line)."""
+    sections = {"backtest": (BacktestSettings, BacktestSettings()), **RUN_SECTIONS}
+    return load_controller_file(path, sections)
+
+
 def load_backtest_file(path: Path | str) -> tuple[ControllerConfig, BacktestSettings]:
     """Read a controller file with its optional [backtest] table (ConfigError on problems)."""
-    loaded: Any = load_controller_file(path, {"backtest": (BacktestSettings, BacktestSettings())})
+    loaded = load_controller_document(path)
     return loaded.controller, loaded.backtest

@@ -45,9 +45,12 @@ class PnlBreakdown:
 class ExecutorOrchestrator:
     """Owns every executor of the controllers it serves, and their position holds."""
 
-    def __init__(self, gateway: TradingGateway, connector_name: str = "sim") -> None:
+    def __init__(
+        self, gateway: TradingGateway, connector_name: str = "sim", id_prefix: str = ""
+    ) -> None:
         self.gateway = gateway
         self.connector_name = connector_name
+        self.id_prefix = id_prefix  # live runs: keeps ids unique across restarts of one store
         self.active: dict[str, Executor] = {}
         self.closed: list[Executor] = []
         self.holds: dict[tuple[str, str], PositionHold] = {}
@@ -56,6 +59,7 @@ class ExecutorOrchestrator:
         # per pair: realized P&L, fees and volume of every terminated executor
         self.closed_totals: dict[str, list[Decimal]] = {}
         self.listeners: list[Callable[[Executor], None]] = []  # told of every terminated executor
+        self.change_listeners: list[Callable[[Executor], None]] = []  # told of every change
         self.version = 0  # bumped on every create, fill and end: cheap "did anything change?"
         self.changed: set[str] = set()  # controllers whose executors changed; the runner clears
 
@@ -63,20 +67,22 @@ class ExecutorOrchestrator:
         """Build and start one executor for a controller; ids are sequential per run."""
         self._counter += 1
         executor = executor_class(
-            f"{controller_id}-{self._counter}", controller_id, config, self.gateway,
-            on_terminated=self._on_terminated,
+            f"{controller_id}-{self.id_prefix}{self._counter}", controller_id, config,
+            self.gateway, on_terminated=self._on_terminated,
         )  # fmt: skip
         executor.group = self._counter  # ties the executor's stop loss to its take profit
-        executor.on_change = lambda: self._bump(controller_id)
-        self._bump(controller_id)
+        executor.on_change = lambda: self._bump(controller_id, executor)
+        self._bump(controller_id, executor)
         self.active[executor.id] = executor
         self._by_controller.setdefault(controller_id, {})[executor.id] = executor
         executor.start()
         return executor
 
-    def _bump(self, controller_id: str) -> None:
+    def _bump(self, controller_id: str, executor: Executor) -> None:
         self.version += 1
         self.changed.add(controller_id)
+        for listener in self.change_listeners:
+            listener(executor)
 
     def stop(self, executor_id: str, keep_position: bool = False) -> None:
         """Early-stop an executor (closing its position, or keeping it for the hold)."""

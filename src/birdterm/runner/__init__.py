@@ -1,0 +1,1 @@
+"""Running controller files live or on paper: connectors, controllers, the embedded emulator."""

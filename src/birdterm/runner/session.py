@@ -1,0 +1,233 @@
+"""TradingSession: one controller file running live or on paper inside the engine.
+
+Start order: the embedded emulator (if the file asks for it), the connector's network side (rules,
+balances, streams, book sync), then the controller. The connector ticks before the controller on
+the engine's clock. Stop order is the reverse, and `/stop` waits until every executor has seen
+its orders confirmed done before the connector goes away.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from birdterm.engine.config import ConfigError
+from birdterm.engine.controllers.base import ControllerContext
+from birdterm.engine.controllers.registry import controller_class
+from birdterm.engine.engine import Engine, SessionView
+from birdterm.engine.executors.orchestrator import ExecutorOrchestrator
+from birdterm.runner.connectors import LiveGateway, build_connector
+from birdterm.runner.driver import ControllerDriver
+from birdterm.runner.embedded import DEMO_API_KEY, DEMO_API_SECRET, EmbeddedEmulator
+from birdterm.runner.recorder import SessionRecorder
+from birdterm.sim.backtest_config import load_controller_document
+
+log = logging.getLogger("birdterm.runner")
+
+CONNECTORS = ("binance", "binance_paper")
+_REPO_CONFIGS = Path(__file__).resolve().parents[3] / "configs"
+
+
+class SessionError(Exception):
+    """A controller file that cannot be started; the message says why and what is valid."""
+
+
+def resolve_config(name_or_path: str) -> Path:
+    """A config path as given, or a name looked up as configs/NAME.toml (here, then the
+    checkout birdterm runs from)."""
+    given = Path(name_or_path).expanduser()
+    candidates = [given]
+    if given.suffix != ".toml" and len(given.parts) == 1:
+        candidates += [Path("configs") / f"{given}.toml", _REPO_CONFIGS / f"{given}.toml"]
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    names = sorted(p.stem for p in _REPO_CONFIGS.glob("*.toml")) if _REPO_CONFIGS.is_dir() else []
+    known = f"; configs: {', '.join(names)}" if names else ""
+    raise SessionError(f"no config file {name_or_path!r} (give a path or a name{known})")
+
+
+def _secret(env_name: str, what: str) -> str:
+    value = os.environ.get(env_name, "")
+    if not value:
+        raise SessionError(
+            f"{what} is not set: export {env_name}=... (or use endpoint = \"embedded\" for "
+            "the demo exchange)"
+        )
+    return value
+
+
+class TradingSession:
+    """A controller, its executors, its connector and (for the demo) its exchange emulator."""
+
+    def __init__(self, document: Any, path: Path, engine: Engine) -> None:
+        self.document = document
+        self.path = path
+        self.engine = engine
+        self.config = document.controller
+        self.emulator: EmbeddedEmulator | None = None
+        self.gateway: LiveGateway | None = None
+        self.orchestrator: ExecutorOrchestrator | None = None
+        self.driver: ControllerDriver | None = None
+        self.recorder: SessionRecorder | None = None
+        self.state = "starting"
+
+    @property
+    def controller_id(self) -> str:
+        """The controller's id."""
+        return str(self.config.id)
+
+    async def start(self) -> None:
+        """Connect and start deciding; on failure everything started so far is stopped."""
+        config = self.config
+        if config.connector not in CONNECTORS:
+            raise SessionError(
+                f"{self.path}: controller.connector {config.connector!r} cannot run live; "
+                f"valid: {', '.join(CONNECTORS)}"
+            )
+        try:
+            await self._start()
+        except BaseException:
+            await self._teardown()
+            raise
+        self.state = "running"
+
+    async def _start(self) -> None:
+        config, live = self.config, self.document.live
+        if live.endpoint == "embedded":
+            self.emulator = EmbeddedEmulator(self.document.emulator, [config.trading_pair])
+            await self.emulator.start()
+            urls = self.emulator.urls
+            key, secret = DEMO_API_KEY, DEMO_API_SECRET
+        else:
+            urls = live.urls()
+            if config.connector == "binance":
+                key = _secret(live.api_key_env, "the Binance API key")
+                secret = _secret(live.api_secret_env, "the Binance API secret")
+            else:
+                key = secret = ""
+        self.gateway = build_connector(
+            config.connector, urls, key, secret, [config.trading_pair], self.document,
+            self.engine.store,
+        )  # fmt: skip
+        await self.gateway.start_network()
+        # ids unique across restarts that share one store: a base-36 start time
+        tag = _base36(int(time.time())) + "-"
+        self.orchestrator = ExecutorOrchestrator(self.gateway, config.connector, id_prefix=tag)
+        self.recorder = SessionRecorder(self.engine.store, self.orchestrator, config.connector)
+        controller = controller_class(config.type)(
+            config, ControllerContext(self.gateway, self.orchestrator)
+        )
+        self.driver = ControllerDriver(controller, self.orchestrator)
+        self.engine.clock.add_iterator(self.gateway)
+        self.engine.clock.add_iterator(self.driver)
+
+    async def stop(self) -> str:
+        """Stop deciding, stop every executor keeping its inventory (open orders cancelled),
+        wait until the exchange confirmed them, then disconnect."""
+        self.state = "stopping"
+        orchestrator, driver, gateway = self.orchestrator, self.driver, self.gateway
+        left: list[str] = []
+        if driver is not None and orchestrator is not None and gateway is not None:
+            driver.halt()
+            for executor_id in list(orchestrator.active):
+                orchestrator.stop(executor_id, keep_position=True)
+            deadline = asyncio.get_running_loop().time() + self.document.live.stop_timeout_s
+            while orchestrator.active or gateway.open_orders():
+                if asyncio.get_running_loop().time() > deadline:
+                    left = [o.client_order_id for o in gateway.open_orders()]
+                    break
+                await asyncio.sleep(0.05)  # the clock's ticks deliver the confirmations
+        closed = len(orchestrator.closed) if orchestrator else 0
+        await self._teardown()
+        self.state = "stopped"
+        if left:
+            log.error("%s: orders still open after stop: %s", self.controller_id, left)
+            return (
+                f"stopped {self.controller_id} with {len(left)} order(s) NOT confirmed cancelled: "
+                f"{', '.join(left)} — check them on the exchange"
+            )
+        return f"stopped {self.controller_id}: {closed} executors closed, no open orders"
+
+    async def _teardown(self) -> None:
+        clock = self.engine.clock
+        for child in (self.driver, self.gateway):
+            if child is not None and child in clock.children:
+                clock.remove_iterator(child)
+        if self.gateway is not None:
+            await self.gateway.stop_network()
+        if self.emulator is not None:
+            await self.emulator.stop()
+
+    def view(self) -> SessionView:
+        """A copied snapshot for the UI."""
+        config = self.config
+        gateway, orchestrator = self.gateway, self.orchestrator
+        zero = Decimal(0)
+        mid: Decimal | None = None
+        health = self.state
+        balances: dict[str, tuple[Decimal, Decimal]] = {}
+        open_orders = 0
+        if gateway is not None and self.state == "running":
+            health = gateway.health
+            balances = gateway.balances()
+            open_orders = len(gateway.open_orders())
+            try:
+                mid = gateway.mid_price(config.trading_pair)
+            except (KeyError, ValueError, ArithmeticError):
+                mid = None
+        pnl = None
+        if orchestrator is not None and mid is not None:
+            pnl = orchestrator.pnl(lambda _pair: mid)
+        return SessionView(
+            controller_id=config.id,
+            controller_type=config.type,
+            trading_pair=config.trading_pair,
+            connector=config.connector,
+            health=health,
+            active_executors=len(orchestrator.active) if orchestrator else 0,
+            closed_executors=len(orchestrator.closed) if orchestrator else 0,
+            pnl_total=pnl.total if pnl else zero,
+            pnl_executors_realized=pnl.executors_realized if pnl else zero,
+            pnl_executors_unrealized=pnl.executors_unrealized if pnl else zero,
+            pnl_position_realized=pnl.position_realized if pnl else zero,
+            pnl_position_unrealized=pnl.position_unrealized if pnl else zero,
+            fees=pnl.fees if pnl else zero,
+            volume=pnl.volume if pnl else zero,
+            open_orders=open_orders,
+            balances=balances,
+            mid_price=mid,
+        )
+
+
+def _base36(value: int) -> str:
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    out = ""
+    while value:
+        value, rest = divmod(value, 36)
+        out = digits[rest] + out
+    return out or "0"
+
+
+async def start_session(engine: Engine, path: Path) -> str:
+    """Load, validate and start a controller file in `engine`; a one-line summary."""
+    try:
+        document = load_controller_document(path)
+    except ConfigError as exc:
+        raise SessionError(str(exc)) from exc
+    if document.controller.id in engine.sessions:
+        raise SessionError(f"controller {document.controller.id!r} is already running")
+    session = TradingSession(document, path, engine)
+    await session.start()
+    engine.add_session(session)
+    config = document.controller
+    where = document.live.endpoint
+    return (
+        f"started {config.id} ({config.type}) on {config.trading_pair} via {config.connector} "
+        f"[{where}]"
+    )
