@@ -12,6 +12,8 @@ from birdterm.engine.bot_config import BotConfig
 from birdterm.engine.config import ConfigError, load_config
 from birdterm.logs import SecretRedactor, configure_logging
 from birdterm.paths import default_data_dir, ensure_data_dir
+from birdterm.sim.data_fetch_cli import data_fetch_command
+from birdterm.sim.emulator.cli import emulator_command
 
 app = typer.Typer(
     name="birdterm",
@@ -22,6 +24,11 @@ app = typer.Typer(
 )
 config_app = typer.Typer(help="Work with bot config files.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
+data_app = typer.Typer(help="Download market history into the backtester's cache.",
+                       no_args_is_help=True)  # fmt: skip
+app.add_typer(data_app, name="data")
+data_app.command("fetch")(data_fetch_command)
+app.command("emulator")(emulator_command)
 
 DataDirOption = Annotated[
     Path | None,

@@ -133,10 +133,20 @@ def _quit(context: CommandContext, args: list[str]) -> CommandResult:
 
 
 def _start(context: CommandContext, args: list[str]) -> CommandResult:
-    from birdterm.runner.session import resolve_config, start_session
+    from birdterm.runner.session import SessionError, resolve_config, start_session
 
-    path = resolve_config(args[0] if args else "demo")
-    return CommandResult(f"starting {path} ...", background=start_session(context.engine, path))
+    try:
+        path = resolve_config(args[0] if args else "demo")
+    except SessionError as exc:
+        raise CommandError(f"{exc}; usage: /start [CONFIG]") from exc
+
+    async def start() -> str:
+        try:
+            return await start_session(context.engine, path)
+        except SessionError as exc:
+            raise CommandError(str(exc)) from exc
+
+    return CommandResult(f"starting {path} ...", background=start())
 
 
 def _stop(context: CommandContext, args: list[str]) -> CommandResult:

@@ -6,12 +6,14 @@ import time
 
 from birdterm.engine.run_settings import EmulatorSettings
 from birdterm.engine.types import split_trading_pair
-from birdterm.sim.emulator.default_exchange import build_default_exchange
+from birdterm.sim.emulator.default_exchange import (
+    DEMO_API_KEY,
+    DEMO_API_SECRET,
+    build_default_exchange,
+)
 from birdterm.sim.emulator.server import EmulatorServer
 
-# Keys of the emulator's demo account: they only ever open the in-process emulator.
-DEMO_API_KEY = "birdtermDemoKey"
-DEMO_API_SECRET = "birdtermDemoSecret"
+__all__ = ["DEMO_API_KEY", "DEMO_API_SECRET", "EmbeddedEmulator"]
 
 
 class EmbeddedEmulator:
@@ -21,9 +23,7 @@ class EmbeddedEmulator:
         for pair in trading_pairs:
             base, quote = split_trading_pair(pair)
             if f"{base}{quote}" not in {"BTCUSDT", "ETHUSDT"}:
-                raise ValueError(
-                    f"the embedded emulator lists BTC-USDT and ETH-USDT, not {pair}"
-                )
+                raise ValueError(f"the embedded emulator lists BTC-USDT and ETH-USDT, not {pair}")
         self.settings = settings
         self.server: EmulatorServer | None = None
 
@@ -38,6 +38,7 @@ class EmbeddedEmulator:
             secret=DEMO_API_SECRET,
             market=s.market,
             start_price=s.start_price,
+            history_days=s.history_days,
         )
         self.server = EmulatorServer(exchange)
         await self.server.start()

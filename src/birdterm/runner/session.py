@@ -16,6 +16,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import aiohttp
+
 from birdterm.engine.config import ConfigError
 from birdterm.engine.controllers.base import ControllerContext
 from birdterm.engine.controllers.registry import controller_class
@@ -56,7 +58,7 @@ def _secret(env_name: str, what: str) -> str:
     value = os.environ.get(env_name, "")
     if not value:
         raise SessionError(
-            f"{what} is not set: export {env_name}=... (or use endpoint = \"embedded\" for "
+            f'{what} is not set: export {env_name}=... (or use endpoint = "embedded" for '
             "the demo exchange)"
         )
     return value
@@ -75,6 +77,7 @@ class TradingSession:
         self.orchestrator: ExecutorOrchestrator | None = None
         self.driver: ControllerDriver | None = None
         self.recorder: SessionRecorder | None = None
+        self.http: aiohttp.ClientSession | None = None
         self.state = "starting"
 
     @property
@@ -111,9 +114,10 @@ class TradingSession:
                 secret = _secret(live.api_secret_env, "the Binance API secret")
             else:
                 key = secret = ""
+        self.http = aiohttp.ClientSession()
         self.gateway = build_connector(
             config.connector, urls, key, secret, [config.trading_pair], self.document,
-            self.engine.store,
+            self.engine.store, self.http,
         )  # fmt: skip
         await self.gateway.start_network()
         # ids unique across restarts that share one store: a base-36 start time
@@ -161,6 +165,8 @@ class TradingSession:
                 clock.remove_iterator(child)
         if self.gateway is not None:
             await self.gateway.stop_network()
+        if self.http is not None:
+            await self.http.close()
         if self.emulator is not None:
             await self.emulator.stop()
 

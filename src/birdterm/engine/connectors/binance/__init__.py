@@ -1,0 +1,1 @@
+"""Binance spot connector: public market data (REST, streams, local books) and trading."""
