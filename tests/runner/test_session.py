@@ -57,7 +57,7 @@ async def test_demo_quotes_through_the_connector_and_stop_cancels_everything(dat
             notional = Decimal(order["price"]) * Decimal(order["origQty"])
             assert Decimal(10) <= notional <= Decimal("15.01")
         # every order is in the store, tracked before it was sent
-        stored = {o.client_order_id for o in engine.store.open_orders("binance")}
+        stored = {o.client_order_id for o in engine.store.open_orders("binance/demo_pmm")}
         assert {o["clientOrderId"] for o in resting} <= stored
         view = engine.view().sessions[0]
         assert (view.controller_id, view.health, view.active_executors) == ("demo_pmm", "ws", 3)
@@ -67,7 +67,7 @@ async def test_demo_quotes_through_the_connector_and_stop_cancels_everything(dat
         assert stopped == "stopped demo_pmm: 3 executors closed, no open orders"
         assert exchange.open_orders(key, "BTCUSDT") == []
         assert engine.sessions == {}
-        assert engine.store.open_orders("binance") == []
+        assert engine.store.open_orders("binance/demo_pmm") == []
         executors = engine.store.load_executors()
         assert len(executors) == 3
         assert {e.status for e in executors} == {"TERMINATED"}
@@ -144,10 +144,60 @@ async def test_headless_run_stops_cleanly_on_request(data_dir):
 
     def orders_stored():
         with Store(store_file) as store:
-            return len(store.open_orders("binance")) == 3
+            return len(store.open_orders("binance/demo_pmm")) == 3
 
     await wait_until(orders_stored, timeout=15)
     stop.set()
     assert await asyncio.wait_for(task, timeout=30) == 0
     with Store(store_file) as store:
-        assert store.open_orders("binance") == []
+        assert store.open_orders("binance/demo_pmm") == []
+
+
+async def test_a_second_start_of_a_running_controller_is_refused_cleanly(data_dir):
+    engine = Engine(data_dir, name="twice", tick_size=0.2)
+    engine.start()
+    try:
+        results = await asyncio.gather(
+            start_session(engine, DEMO), start_session(engine, DEMO), return_exceptions=True
+        )
+        errors = [r for r in results if isinstance(r, Exception)]
+        assert len(errors) == 1
+        assert str(errors[0]) == "controller 'demo_pmm' is already running"
+        children = [child.name for child in engine.clock.children]
+        assert children == ["binance/demo_pmm", "controller:demo_pmm"]
+    finally:
+        await engine.stop()
+    assert engine.clock.children == ()
+
+
+async def test_stop_cancels_orders_no_executor_owns(data_dir):
+    engine = Engine(data_dir, name="orphans", tick_size=0.2)
+    engine.start()
+    try:
+        await start_session(engine, DEMO)
+        session = engine.sessions["demo_pmm"]
+        gateway = session.gateway
+        exchange = session.emulator.server.exchange
+
+        class Nobody:
+            def on_fill(self, fill): ...
+            def on_order_done(self, order_id, state, reason): ...
+            def on_watch(self, watch_id, price, timestamp): ...
+            def on_trail_activated(self, watch_id, price, timestamp): ...
+
+        from birdterm.engine.types import OrderType, TradeType
+
+        rule = gateway.trading_rule("BTC-USDT")
+        price = rule.quantize_price(gateway.mid_price("BTC-USDT") * Decimal("0.95"))
+        order_id = gateway.place_order(
+            Nobody(), "BTC-USDT", TradeType.BUY, OrderType.LIMIT, Decimal("0.001"), price
+        )
+        key = "birdtermDemoApiKey"
+        await wait_until(
+            lambda: any(o["clientOrderId"] == order_id
+                        for o in exchange.open_orders(key, "BTCUSDT")), timeout=10)  # fmt: skip
+        summary = await engine.stop_session("demo_pmm")
+        assert summary.endswith("no open orders")
+        assert exchange.open_orders(key, "BTCUSDT") == []
+    finally:
+        await engine.stop()

@@ -62,6 +62,7 @@ def build_connector(
     document: Any,
     store: Store,
     http: aiohttp.ClientSession,
+    store_scope: str,
 ) -> LiveGateway:
     """The connector for `kind` ("binance" or "binance_paper"), not yet connected; `http` is
     the caller's (closed by the caller after `stop_network`)."""
@@ -78,6 +79,7 @@ def build_connector(
             order_transport=live.order_transport,
             recv_window_ms=live.recv_window_ms,
             request_timeout_s=live.request_timeout_s,
+            connector_name=store_scope,
         )
         gateway: Any = BinanceConnector(settings, store=store, session=http)
         return gateway  # type: ignore[no-any-return]

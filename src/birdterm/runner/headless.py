@@ -43,6 +43,9 @@ async def run_headless(
         log.error("%s", exc)
         await engine.stop()
         return 2
+    except BaseException:
+        await engine.stop()
+        raise
     try:
         while not stop.is_set():
             try:

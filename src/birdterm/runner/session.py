@@ -85,6 +85,12 @@ class TradingSession:
         """The controller's id."""
         return str(self.config.id)
 
+    @property
+    def store_scope(self) -> str:
+        """The connector name its orders, executors and holds carry in the store: one per
+        controller, so a restart adopts only its own orders (never another session's)."""
+        return f"{self.config.connector}/{self.config.id}"
+
     async def start(self) -> None:
         """Connect and start deciding; on failure everything started so far is stopped."""
         config = self.config
@@ -117,13 +123,13 @@ class TradingSession:
         self.http = aiohttp.ClientSession()
         self.gateway = build_connector(
             config.connector, urls, key, secret, [config.trading_pair], self.document,
-            self.engine.store, self.http,
+            self.engine.store, self.http, self.store_scope,
         )  # fmt: skip
         await self.gateway.start_network()
         # ids unique across restarts that share one store: a base-36 start time
         tag = _base36(int(time.time())) + "-"
-        self.orchestrator = ExecutorOrchestrator(self.gateway, config.connector, id_prefix=tag)
-        self.recorder = SessionRecorder(self.engine.store, self.orchestrator, config.connector)
+        self.orchestrator = ExecutorOrchestrator(self.gateway, self.store_scope, id_prefix=tag)
+        self.recorder = SessionRecorder(self.engine.store, self.orchestrator, self.store_scope)
         controller = controller_class(config.type)(
             config, ControllerContext(self.gateway, self.orchestrator)
         )
@@ -141,9 +147,18 @@ class TradingSession:
             driver.halt()
             for executor_id in list(orchestrator.active):
                 orchestrator.stop(executor_id, keep_position=True)
-            deadline = asyncio.get_running_loop().time() + self.document.live.stop_timeout_s
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + self.document.live.stop_timeout_s
+            asked: set[str] = set()
             while orchestrator.active or gateway.open_orders():
-                if asyncio.get_running_loop().time() > deadline:
+                # executors cancel their own orders; anything else the connector still tracks
+                # as open (adopted after a restart, say) is cancelled here
+                if not orchestrator.active:
+                    for order in gateway.open_orders():
+                        if order.client_order_id not in asked:
+                            asked.add(order.client_order_id)
+                            gateway.cancel_order(order.trading_pair, order.client_order_id)
+                if loop.time() > deadline:
                     left = [o.client_order_id for o in gateway.open_orders()]
                     break
                 await asyncio.sleep(0.05)  # the clock's ticks deliver the confirmations
@@ -159,16 +174,23 @@ class TradingSession:
         return f"stopped {self.controller_id}: {closed} executors closed, no open orders"
 
     async def _teardown(self) -> None:
+        # every step runs even when an earlier one fails: nothing may be left connected
         clock = self.engine.clock
         for child in (self.driver, self.gateway):
             if child is not None and child in clock.children:
                 clock.remove_iterator(child)
-        if self.gateway is not None:
-            await self.gateway.stop_network()
-        if self.http is not None:
-            await self.http.close()
-        if self.emulator is not None:
-            await self.emulator.stop()
+        steps = (
+            self.gateway.stop_network if self.gateway is not None else None,
+            self.http.close if self.http is not None else None,
+            self.emulator.stop if self.emulator is not None else None,
+        )
+        for step in steps:
+            if step is None:
+                continue
+            try:
+                await step()
+            except Exception:
+                log.exception("%s: %s failed while stopping", self.controller_id, step)
 
     def view(self) -> SessionView:
         """A copied snapshot for the UI."""
@@ -185,8 +207,8 @@ class TradingSession:
             open_orders = len(gateway.open_orders())
             try:
                 mid = gateway.mid_price(config.trading_pair)
-            except (KeyError, ValueError, ArithmeticError):
-                mid = None
+            except (KeyError, ValueError, ArithmeticError, RuntimeError):
+                mid = None  # no price yet (book resyncing, no trade seen)
         pnl = None
         if orchestrator is not None and mid is not None:
             pnl = orchestrator.pnl(lambda _pair: mid)
@@ -229,8 +251,16 @@ async def start_session(engine: Engine, path: Path) -> str:
     if document.controller.id in engine.sessions:
         raise SessionError(f"controller {document.controller.id!r} is already running")
     session = TradingSession(document, path, engine)
-    await session.start()
-    engine.add_session(session)
+    engine.add_session(session)  # reserved before the first await: no double start
+    try:
+        await session.start()
+    except SessionError:
+        engine.sessions.pop(session.controller_id, None)
+        raise
+    except Exception as exc:
+        engine.sessions.pop(session.controller_id, None)
+        log.exception("starting %s failed", session.controller_id)
+        raise SessionError(f"could not start {session.controller_id}: {exc}") from exc
     config = document.controller
     where = document.live.endpoint
     return (
