@@ -29,3 +29,19 @@ def test_an_indicator_is_computed_once_over_the_whole_feed():
     first = feed.indicator("x2", double_close)
     assert feed.indicator("x2", double_close) is first
     assert first.tolist() == [2.0, 4.0, 8.0] and calls == [3]
+
+
+def test_a_live_feed_appends_only_newer_candles_and_recomputes_indicators():
+    from birdterm.engine.candle_feed import LiveCandleFeed
+
+    path = [100.0, 101.0, 102.0, 103.0, 104.0]
+    candles = candles_from_path(path, START_MS, "1m")
+    feed = LiveCandleFeed(candles[:3], 60_000)
+    first = feed.indicator("close_sum", lambda c: np.cumsum(c["close"]))
+    assert first.tolist() == [100.0, 201.0, 303.0]
+    assert feed.extend(candles[1:4]) == 1  # rows 1 and 2 are already in
+    assert len(feed) == 4
+    assert feed.closed_count(START_MS / 1000 + 240) == 4
+    again = feed.indicator("close_sum", lambda c: np.cumsum(c["close"]))
+    assert again.tolist() == [100.0, 201.0, 303.0, 406.0]  # old rows unchanged, one more
+    assert feed.extend(candles[:2]) == 0

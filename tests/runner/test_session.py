@@ -4,6 +4,7 @@ paper trading on the emulator's public data, /start and /stop, the store written
 from __future__ import annotations
 
 import asyncio
+import time
 from decimal import Decimal
 
 import pytest
@@ -199,5 +200,30 @@ async def test_stop_cancels_orders_no_executor_owns(data_dir):
         summary = await engine.stop_session("demo_pmm")
         assert summary.endswith("no open orders")
         assert exchange.open_orders(key, "BTCUSDT") == []
+    finally:
+        await engine.stop()
+
+
+@pytest.mark.parametrize("name", ["bollinger", "dca"])
+async def test_candle_controllers_run_on_paper_with_a_live_feed(data_dir, tmp_path, name):
+    text = (REPO / "configs" / f"{name}.toml").read_text()
+    path = tmp_path / f"{name}.toml"
+    path.write_text(text + '\n[live]\nendpoint = "embedded"\n')
+    engine = Engine(data_dir, name=name, tick_size=0.2)
+    engine.start()
+    try:
+        started = await start_session(engine, path)
+        assert started.endswith("via binance_paper [embedded]")
+        session = next(iter(engine.sessions.values()))
+        feed = session.candles.feed
+        # the emulator serves a day of history: the last 1000 klines, less the one still open
+        assert len(feed) == 999
+        assert (feed.candles["ts"][1:] - feed.candles["ts"][:-1] == 60_000).all()
+        last_close_ms = int(feed.candles["ts"][-1]) + 60_000
+        assert 0 <= time.time() * 1000 - last_close_ms < 60_000
+        await wait_until(lambda: session.driver.decisions >= 3, timeout=10)
+        assert engine.clock.error_count == 0
+        summary = await engine.stop_session(session.controller_id)
+        assert summary.endswith("no open orders")
     finally:
         await engine.stop()

@@ -39,3 +39,21 @@ class CandleFeed:
         if values is None:
             values = self._cache[name] = compute(self.candles)
         return values
+
+
+class LiveCandleFeed(CandleFeed):
+    """A feed that grows as candles close (live and paper trading); indicators recompute on
+    the first read after each append, over the whole array (they are causal, so the values
+    of older rows never change)."""
+
+    def extend(self, candles: np.ndarray) -> int:
+        """Append closed candles newer than the last one; returns how many were added."""
+        require_dtype(candles, CANDLE_DTYPE, "candles")
+        if len(self.candles):
+            candles = candles[candles["ts"] > self.candles["ts"][-1]]
+        if not len(candles):
+            return 0
+        self.candles = np.concatenate((self.candles, candles))
+        self._close_ms.extend((candles["ts"] + self.interval_ms).tolist())
+        self._cache.clear()
+        return len(candles)

@@ -19,6 +19,9 @@ from typing import Any
 import aiohttp
 
 from birdterm.engine.config import ConfigError
+from birdterm.engine.connectors.binance.constants import make_throttler
+from birdterm.engine.connectors.binance.rest_client import BinanceRestClient
+from birdterm.engine.connectors.binance.time_sync import TimeSync
 from birdterm.engine.controllers.base import ControllerContext
 from birdterm.engine.controllers.registry import controller_class
 from birdterm.engine.engine import Engine, SessionView
@@ -26,6 +29,7 @@ from birdterm.engine.executors.orchestrator import ExecutorOrchestrator
 from birdterm.runner.connectors import LiveGateway, build_connector
 from birdterm.runner.driver import ControllerDriver
 from birdterm.runner.embedded import DEMO_API_KEY, DEMO_API_SECRET, EmbeddedEmulator
+from birdterm.runner.live_feed import CandleFeedUpdater
 from birdterm.runner.recorder import SessionRecorder
 from birdterm.sim.backtest_config import load_controller_document
 
@@ -78,6 +82,7 @@ class TradingSession:
         self.driver: ControllerDriver | None = None
         self.recorder: SessionRecorder | None = None
         self.http: aiohttp.ClientSession | None = None
+        self.candles: CandleFeedUpdater | None = None
         self.state = "starting"
 
     @property
@@ -130,11 +135,19 @@ class TradingSession:
         tag = _base36(int(time.time())) + "-"
         self.orchestrator = ExecutorOrchestrator(self.gateway, self.store_scope, id_prefix=tag)
         self.recorder = SessionRecorder(self.engine.store, self.orchestrator, self.store_scope)
-        controller = controller_class(config.type)(
-            config, ControllerContext(self.gateway, self.orchestrator)
-        )
+        cls = controller_class(config.type)
+        feeds = {}
+        if cls.reads_candles:
+            rest = BinanceRestClient(self.http, urls[0], None, make_throttler(), TimeSync())
+            self.candles = CandleFeedUpdater(rest, config.trading_pair)
+            loaded = await self.candles.load_history()
+            log.info("%s: %d closed 1m candles loaded", config.id, loaded)
+            feeds[config.trading_pair] = self.candles.feed
+        controller = cls(config, ControllerContext(self.gateway, self.orchestrator, feeds))
         self.driver = ControllerDriver(controller, self.orchestrator)
         self.engine.clock.add_iterator(self.gateway)
+        if self.candles is not None:
+            self.engine.clock.add_iterator(self.candles)
         self.engine.clock.add_iterator(self.driver)
 
     async def stop(self) -> str:
@@ -176,7 +189,7 @@ class TradingSession:
     async def _teardown(self) -> None:
         # every step runs even when an earlier one fails: nothing may be left connected
         clock = self.engine.clock
-        for child in (self.driver, self.gateway):
+        for child in (self.driver, self.candles, self.gateway):
             if child is not None and child in clock.children:
                 clock.remove_iterator(child)
         steps = (

@@ -162,7 +162,7 @@ async def test_watches_fire_on_tick_at_the_mid(transport):
         connector.cancel_watch(below)
         connector.tick(2e9)
         assert listener.watches[1] == (later, D("30005"), 2e9)
-        assert connector.watches.armed() == []
+        assert len(connector.watches) == 0
         assert connector.exit_fee_pct(PAIR, LIMIT) == FEE
         assert connector.fee_asset(PAIR, BUY) == "BTC"
         assert connector.fee_asset(PAIR, SELL) == "USDT"

@@ -80,7 +80,7 @@ async def test_frames_are_delivered_and_the_stream_reconnects_after_close_and_sh
             initial_backoff_s=0.001,
             max_backoff_s=0.002,
         )
-        assert stream.silent_for() is None
+        assert stream.last_message_at is None
         await stream.start()
         await wait_until(lambda: stream.connected and len(server.sockets) == 1)
         assert server.queries == ["streams=btcusdt@depth@100ms/btcusdt@trade"]
@@ -90,7 +90,7 @@ async def test_frames_are_delivered_and_the_stream_reconnects_after_close_and_sh
         await wait_until(lambda: len(received) == 3)
         assert [u for _s, u in received] == [11, 12, 14]  # 13 broke the handler
         assert {s for s, _u in received} == {"btcusdt@depth@100ms"}
-        assert stream.message_count == 5 and stream.silent_for() is not None
+        assert stream.message_count == 5 and stream.last_message_at is not None
         assert (stream.connect_count, stream.reconnect_count) == (1, 0)
 
         await server.live.close()  # the server drops us

@@ -145,14 +145,11 @@ def test_a_found_order_resets_the_not_found_count():
     assert tracker.not_found("bt-1") is False
 
 
-def test_cancel_refused_reverts_and_rejection_after_fills_cancels():
+def test_rejection_after_fills_cancels():
     tracker = OrderTracker("binance")
     tracker.start_tracking(_order(amount="1"))
     tracker.apply_update("bt-1", OrderState.OPEN, "1")
-    assert tracker.apply_update("bt-1", OrderState.PENDING_CANCEL) is True
     tracker.apply_fill(_fill(1, "0.25"))
-    assert tracker.get("bt-1").order.state is OrderState.PENDING_CANCEL
-    assert tracker.revert_cancel("bt-1") is True
     assert tracker.get("bt-1").order.state is OrderState.PARTIALLY_FILLED
     assert tracker.apply_update("bt-1", OrderState.FAILED, reason="expired") is True
     assert tracker.get("bt-1").order.state is OrderState.CANCELED

@@ -86,6 +86,7 @@ async def test_used_weight_header_raises_the_local_count_but_never_lowers_it():
         vt,
         RateLimitRule("REQUEST_WEIGHT", 10, 60.0),
         RateLimitRule("x", BIG, 60.0, linked=(("REQUEST_WEIGHT", 4),)),
+        header_pools=c.HEADER_POOLS,
     )
     await vt.run(timed(vt, t, "x"))
     assert t.usage("REQUEST_WEIGHT") == 4

@@ -38,7 +38,7 @@ def test_watches_of_other_pairs_are_not_evaluated():
     watches, listener = PriceWatches(), RecordingListener()
     watches.arm(listener, "ETH-USDT", WatchKind.ABOVE, D("10"))
     assert watches.observe(PAIR, D("100"), 1.0) == []
-    assert watches.armed() == watches.armed("ETH-USDT") != []
+    assert len(watches) == 1
 
 
 def test_trail_long_activates_follows_the_peak_and_fires_on_the_pullback():
@@ -88,13 +88,25 @@ def test_time_watch_fires_at_the_last_price_of_its_pair():
     assert watches.observe_time(11.0) == []
 
 
-def test_cancel_listener_and_bad_arguments():
-    watches, listener, other = PriceWatches(), RecordingListener(), RecordingListener()
-    watches.arm(listener, PAIR, WatchKind.ABOVE, D("1"))
-    watches.arm_time(listener, PAIR, 5.0)
-    kept = watches.arm(other, PAIR, WatchKind.BELOW, D("1"))
-    assert watches.cancel_listener(listener) == 2
-    assert watches.armed() == [kept]
+def test_time_watch_of_a_pair_never_priced_waits_for_its_first_price():
+    watches, listener = PriceWatches(), RecordingListener()
+    wid = watches.arm_time(listener, PAIR, 10.0)
+    watches.observe("ETH-USDT", D("2000"), 5.0)  # another pair's price is no price for this one
+    assert watches.observe_time(11.0) == []  # due, but never at price 0
+    assert wid in watches
+    watches.observe(PAIR, D("101"), 12.0)
+    _deliver(watches.observe_time(12.0))
+    assert listener.watches == [(wid, D("101"), 12.0)]
+
+
+def test_cancel_and_bad_arguments():
+    watches, listener = PriceWatches(), RecordingListener()
+    price = watches.arm(listener, PAIR, WatchKind.ABOVE, D("1"))
+    at = watches.arm_time(listener, PAIR, 5.0)
+    kept = watches.arm(listener, PAIR, WatchKind.BELOW, D("1"))
+    assert watches.cancel(price) and watches.cancel(at)
+    assert not watches.cancel(price)
+    assert kept in watches and len(watches) == 1
     with pytest.raises(ValueError, match="trail_delta > 0"):
         watches.arm(listener, PAIR, WatchKind.TRAIL_LONG, D("1"))
     with pytest.raises(ValueError, match="level must be > 0"):

@@ -148,14 +148,6 @@ class OrderTracker:
         self._by_exchange_id[exchange_order_id] = client_order_id
         self._save(entry)
 
-    def attach_listener(self, client_order_id: str, listener: GatewayListener) -> bool:
-        """Give an order (say, one restored from the store) a listener; False if unknown."""
-        entry = self._orders.get(client_order_id)
-        if entry is None:
-            return False
-        entry.listener = listener
-        return True
-
     def set_amount(self, client_order_id: str, amount: Decimal) -> None:
         """The exchange's quantity of an order changed (amended): follow it."""
         entry = self._orders.get(client_order_id)
@@ -211,15 +203,6 @@ class OrderTracker:
         if state is OrderState.PENDING_CANCEL and order.state is OrderState.PENDING_CANCEL:
             return False
         return self._transition(entry, state, timestamp, reason)
-
-    def revert_cancel(self, client_order_id: str, timestamp: float | None = None) -> bool:
-        """The exchange refused our cancel and the order is still live: back to OPEN/PARTIAL."""
-        entry = self._orders.get(client_order_id)
-        if entry is None or entry.order.state is not OrderState.PENDING_CANCEL:
-            return False
-        order = entry.order
-        target = OrderState.PARTIALLY_FILLED if order.executed_base else OrderState.OPEN
-        return self._transition(entry, target, timestamp, "")
 
     def apply_fill(self, fill: TradeUpdate) -> bool:
         """Apply one fill once (by trade id); queues on_fill (and on_order_done when FILLED)."""

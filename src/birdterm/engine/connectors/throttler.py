@@ -83,16 +83,12 @@ class _Pool:
             self.used += weight
 
 
-# Binance headers that carry the server's count, lowercase -> pool id (see constants.py).
-DEFAULT_HEADER_POOLS: dict[str, str] = {
-    "x-mbx-used-weight-1m": "REQUEST_WEIGHT",
-    "x-mbx-order-count-10s": "ORDERS_10S",
-    "x-mbx-order-count-1d": "ORDERS_1D",
-}
-
-
 class AsyncThrottler:
-    """Waits (asyncio, no busy loop) until every pool a request charges has room."""
+    """Waits (asyncio, no busy loop) until every pool a request charges has room.
+
+    `header_pools` maps response headers carrying the server's count (any case) to the pool
+    they report (Binance's: constants.HEADER_POOLS); without it headers are not read.
+    """
 
     def __init__(
         self,
@@ -115,9 +111,7 @@ class AsyncThrottler:
         self._check_links("default_linked", default_linked)
         self._default_linked = default_linked
         self._header_pools = {
-            k.lower(): v
-            for k, v in (DEFAULT_HEADER_POOLS if header_pools is None else header_pools).items()
-            if v in self._pools
+            k.lower(): v for k, v in (header_pools or {}).items() if v in self._pools
         }
         self._time = time_fn
         self._sleep = sleep

@@ -125,21 +125,6 @@ class PriceWatches:
         """Disarm a watch; False when it is unknown or already fired."""
         return self._watches.pop(watch_id, None) is not None
 
-    def cancel_listener(self, listener: GatewayListener) -> int:
-        """Disarm every watch of one listener; returns how many."""
-        ids = [w.watch_id for w in self._watches.values() if w.listener is listener]
-        for watch_id in ids:
-            del self._watches[watch_id]
-        return len(ids)
-
-    def armed(self, trading_pair: str | None = None) -> list[int]:
-        """Ids of the armed watches (of one pair if given), oldest first."""
-        return [
-            w.watch_id
-            for w in self._watches.values()
-            if trading_pair is None or w.trading_pair == trading_pair
-        ]
-
     def last_price(self, trading_pair: str) -> Decimal | None:
         """The last price observed for a pair."""
         return self._last_price.get(trading_pair)
@@ -162,12 +147,15 @@ class PriceWatches:
         return [notice for _, notice in fired]
 
     def observe_time(self, timestamp: float) -> list[WatchNotice]:
-        """Fire every time watch due at `timestamp`, at its pair's last observed price."""
+        """Fire every time watch due at `timestamp`, at its pair's last observed price; one
+        whose pair was never observed waits for the first price (never fires at 0)."""
         notices: list[WatchNotice] = []
         for watch in list(self._watches.values()):
             if watch.kind is not None or timestamp < watch.at:
                 continue
-            price = self._last_price.get(watch.trading_pair, Decimal(0))
+            price = self._last_price.get(watch.trading_pair)
+            if price is None:
+                continue
             del self._watches[watch.watch_id]
             notices.append(
                 WatchNotice(watch.listener, watch.watch_id, NoticeKind.FIRED, price, timestamp)

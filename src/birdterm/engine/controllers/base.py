@@ -110,6 +110,7 @@ class Controller:
     """Base class: subclasses set `config_class` and implement `decide`."""
 
     config_class: ClassVar[type[ControllerConfig]] = ControllerConfig
+    reads_candles: ClassVar[bool] = False  # live runs then keep a candle feed for its pair
 
     def __init__(self, config: ControllerConfig, context: ControllerContext) -> None:
         self.config = config

@@ -107,6 +107,7 @@ class Bollinger(Controller):
     """Opens position executors when %B leaves the thresholds."""
 
     config_class = BollingerConfig
+    reads_candles = True
     config: BollingerConfig
 
     def __init__(self, config: BollingerConfig, context: ControllerContext) -> None:

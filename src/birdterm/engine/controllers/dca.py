@@ -107,6 +107,7 @@ class DcaController(Controller):
     """Starts DCA executors on RSI extremes."""
 
     config_class = DcaControllerConfig
+    reads_candles = True
     config: DcaControllerConfig
 
     def __init__(self, config: DcaControllerConfig, context: ControllerContext) -> None:

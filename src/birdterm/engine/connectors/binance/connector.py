@@ -24,6 +24,7 @@ from birdterm.engine.clock import Clock, TimeIterator
 from birdterm.engine.connectors.base import GatewayListener, WatchKind
 from birdterm.engine.connectors.binance.auth import BinanceAuth
 from birdterm.engine.connectors.binance.constants import BinanceUrls, make_throttler
+from birdterm.engine.connectors.binance.errors import NoPriceError
 from birdterm.engine.connectors.binance.market_data import BinanceMarketData
 from birdterm.engine.connectors.binance.order_flow import STAT_KEYS, OrderFlow
 from birdterm.engine.connectors.binance.reconcile import OrderSupervisor, restore_from_store
@@ -140,11 +141,13 @@ class BinanceConnector(TimeIterator):
         self._tasks.spawn(self.supervisor.run(), "binance-maintenance")
 
     async def stop_network(self) -> None:
-        """Disconnect (open orders stay on the exchange and in the store)."""
+        """Disconnect (open orders stay on the exchange and in the store). The WS API client
+        stops first (its hooks, which may start reconciles, are cancelled and awaited), then
+        every background task: none outlives this call."""
         self._started = False
-        await self._tasks.cancel_all()
         if self.ws is not None:
             await self.ws.stop()
+        await self._tasks.cancel_all()
         if self.market_data is not None:
             await self.market_data.stop()
         if self._own_session and self._session is not None:
@@ -200,14 +203,17 @@ class BinanceConnector(TimeIterator):
         return self.market_data.rules[trading_pair]
 
     def mid_price(self, trading_pair: str) -> Decimal:
-        """The book's mid, else the last trade price."""
+        """The book's mid, else the last trade price; NoPriceError (a ValueError) when the
+        pair has neither (book not synced, no trade seen yet)."""
         if self.market_data is None:
-            raise RuntimeError("start_network() first: no market data yet")
+            raise NoPriceError(f"{trading_pair}: no price: start_network() first")
         mid = self.market_data.order_book(trading_pair).mid_price
         if mid is None:
             mid = self.market_data.last_trade_price(trading_pair)
         if mid is None:
-            raise RuntimeError(f"{trading_pair}: no price yet")
+            raise NoPriceError(
+                f"{trading_pair}: no price yet (order book not synced and no trade seen)"
+            )
         return mid if isinstance(mid, Decimal) else Decimal(repr(float(mid)))
 
     def exit_fee_pct(self, trading_pair: str, order_type: OrderType) -> Decimal:
@@ -352,7 +358,7 @@ class BinanceConnector(TimeIterator):
             for pair in self.settings.trading_pairs:
                 try:
                     price = self.mid_price(pair)
-                except (RuntimeError, KeyError):
+                except (NoPriceError, KeyError):
                     continue
                 notices.extend(self.watches.observe(pair, price, timestamp))
         notices.extend(self.watches.observe_time(timestamp))

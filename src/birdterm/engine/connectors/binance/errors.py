@@ -4,6 +4,8 @@
 * `RateLimitedError` (a BinanceAPIError): 429/418; refused, and every request is paused.
 * `RequestOutcomeUnknown`: timeout, dropped connection, 5xx: the request may have been done.
 * `RequestNotSent`: the connection could not even be opened; the request was certainly not done.
+
+`NoPriceError` is not a request error: `mid_price` raises it while a pair has no price yet.
 """
 
 from __future__ import annotations
@@ -20,8 +22,6 @@ CANCEL_REJECTED = -2011
 NO_SUCH_ORDER = -2013
 BAD_API_KEY_FMT = -2014
 REJECTED_MBX_KEY = -2015
-
-UNKNOWN_ORDER_MSG = "Unknown order sent."
 
 
 class BinanceConnectorError(Exception):
@@ -78,3 +78,11 @@ class RequestNotSent(BinanceConnectorError):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class NoPriceError(RuntimeError, ValueError):
+    """A pair has no price yet (no synced book and no trade seen), or no market data at all.
+
+    A ValueError (what price readers such as status views catch); also a RuntimeError, which
+    is what `mid_price` raised before.
+    """

@@ -10,7 +10,6 @@ GET /api/v3/depth (limit 100), until the stream is back and every tracker resync
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections import deque
@@ -111,6 +110,7 @@ class BinanceMarketData:
             **(stream_options or {}),
         )
         self._watchdog: asyncio.Task[None] | None = None
+        self._next_poll = 0.0  # the watchdog's next REST depth poll while in fallback
         self._all_synced = asyncio.Event()
         self._started_at: float | None = None
         self._unsynced_since: dict[str, float | None] = dict.fromkeys(self.pairs)
@@ -146,8 +146,12 @@ class BinanceMarketData:
         task, self._watchdog = self._watchdog, None
         if task is not None:
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            try:
                 await task
+            except asyncio.CancelledError:
+                pass
+            except Exception:  # it died (it should not): reported here, stopping goes on
+                log.exception("market data: the watchdog had died")
         await self.stream.stop()
         for tracker in self.trackers.values():
             await tracker.stop()
@@ -238,32 +242,44 @@ class BinanceMarketData:
         return reference is None or now - reference > self.stale_after_s
 
     async def _watch(self) -> None:
-        next_poll = 0.0
+        """The watchdog loop: runs until cancelled, whatever fails in one pass."""
+        self._next_poll = 0.0
         step = min(0.25, self.poll_interval_s / 2)
+        last_error = ""
         while True:
-            now = self._time()
-            stale = self._stream_stale(now)
-            unsynced_long = False
-            for pair, tracker in self.trackers.items():
-                if tracker.synced:
-                    self._unsynced_since[pair] = None
-                    continue
-                since = self._unsynced_since[pair]
-                if since is None:
-                    self._unsynced_since[pair] = now
-                elif now - since > self.stale_after_s:
-                    unsynced_long = True
-            if not self.fallback and (stale or unsynced_long):
-                self._enter_fallback(stale)
-                next_poll = now
-            if self.fallback:
-                if not stale and all(t.synced for t in self.trackers.values()):
-                    self.fallback = False
-                    log.info("market data: stream back and books resynced; REST polling stops")
-                elif now >= next_poll:
-                    next_poll = now + self.poll_interval_s
-                    await self._poll()
+            try:
+                await self._watch_once()
+                last_error = ""
+            except Exception as exc:
+                if repr(exc) != last_error:  # once per run of the same failure
+                    log.exception("market data: watchdog pass failed; going on")
+                last_error = repr(exc)
             await asyncio.sleep(step)
+
+    async def _watch_once(self) -> None:
+        """One watchdog pass: enter / leave the REST fallback, poll when due."""
+        now = self._time()
+        stale = self._stream_stale(now)
+        unsynced_long = False
+        for pair, tracker in self.trackers.items():
+            if tracker.synced:
+                self._unsynced_since[pair] = None
+                continue
+            since = self._unsynced_since[pair]
+            if since is None:
+                self._unsynced_since[pair] = now
+            elif now - since > self.stale_after_s:
+                unsynced_long = True
+        if not self.fallback and (stale or unsynced_long):
+            self._enter_fallback(stale)
+            self._next_poll = now
+        if self.fallback:
+            if not stale and all(t.synced for t in self.trackers.values()):
+                self.fallback = False
+                log.info("market data: stream back and books resynced; REST polling stops")
+            elif now >= self._next_poll:
+                self._next_poll = now + self.poll_interval_s
+                await self._poll()
 
     def _enter_fallback(self, stream_stale: bool) -> None:
         self.fallback = True

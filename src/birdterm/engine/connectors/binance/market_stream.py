@@ -64,12 +64,6 @@ class MarketStream:
         self.message_count = 0
         self.last_error: str | None = None
 
-    def silent_for(self) -> float | None:
-        """Seconds since the last frame (None before the first)."""
-        if self.last_message_at is None:
-            return None
-        return self._time() - self.last_message_at
-
     def backoff_s(self, attempt: int) -> float:
         """The wait before reconnect attempt `attempt` (0-based): doubling, capped, jittered."""
         base = min(self._max_backoff_s, self._initial_backoff_s * 2**attempt)

@@ -155,7 +155,7 @@ class OrderFlow:
                 if exc.code == INVALID_TIMESTAMP and attempt < CREATE_ATTEMPTS:
                     # refused for our clock (the WS API does not resync by itself): safe to resend
                     self.stats["retries"] += 1
-                    await self._resync_clock()
+                    await self.resync_clock()
                     continue
                 self._fail(entry, f"Binance refused the order: {exc.msg} (code {exc.code})")
                 return
@@ -168,7 +168,8 @@ class OrderFlow:
             self.apply_answer(cid, answer)
             return
 
-    async def _resync_clock(self) -> None:
+    async def resync_clock(self) -> None:
+        """Measure the offset to the exchange's clock again (failures are logged)."""
         try:
             await self.rest.time_sync.resync(self.rest)
         except BinanceConnectorError as exc:

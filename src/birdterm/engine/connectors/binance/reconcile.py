@@ -1,15 +1,18 @@
 """Bringing our view in line with the exchange's: balances, open orders, orders from the store.
 
-* `refresh_balances`: GET /api/v3/account (start, after a reconnect, while the stream is down).
 * `poll_open_orders`: look every open tracked order up (after a reconnect, and periodically while
   the user-data stream is down); fills missed meanwhile then come from myTrades.
 * `maintain_orders`: one pass of the work that must go on until the exchange confirms it
   (cancel retries, lookups of unknown outcomes, fetching fills whose events never came).
-* `OrderSupervisor`: runs those: the maintenance loop, REST polling of orders and balances while
-  the user-data stream is down, and a full poll after every reconnect.
-* `restore_from_store`: at start, adopt the store's open orders (each is looked up; one the
-  exchange does not know ends FAILED after the usual lookups) and cancel open orders of ours
-  (client id with our prefix) that nothing tracks.
+* `OrderSupervisor`: runs those: the maintenance loop, balances from GET /api/v3/account (at
+  start, after a reconnect, while the stream is down), REST polling of orders and balances while
+  the user-data stream is down (one poll in flight at a time), and a full poll after every
+  reconnect.
+* `restore_from_store`: at start, adopt the store's open orders and cancel open orders of ours
+  (client id with our prefix) that nothing tracks. Executors are not restored, so an adopted
+  order has no owner: each is looked up until the exchange answers for it (one it does not
+  know ends FAILED, or CANCELED when it had fills, after MAX_NOT_FOUND lookups), its fills are
+  recorded, and it is cancelled as soon as the exchange confirms it live.
 """
 
 from __future__ import annotations
@@ -40,15 +43,6 @@ log = logging.getLogger("birdterm.binance.reconcile")
 
 CLOCK_RESYNC_S = 600.0
 BALANCE_SETTLE_S = 0.3  # quiet time after same-ms balance updates before a REST snapshot
-
-
-async def refresh_balances(
-    flow: OrderFlow, balances: BalanceBook
-) -> tuple[Decimal, Decimal] | None:
-    """Replace the balances with GET /api/v3/account; returns (maker, taker) fee rates."""
-    account = await flow.rest_call("GET", ACCOUNT_PATH, {"omitZeroBalances": "false"})
-    balances.replace_all(parse_account(account), int(account.get("updateTime") or 0))
-    return parse_commission_rates(account)
 
 
 def maintain_orders(flow: OrderFlow, tasks: TaskSet, now: float, stream_up: bool) -> None:
@@ -99,14 +93,19 @@ async def poll_open_orders(flow: OrderFlow, tasks: TaskSet) -> int:
 
 
 def adopt_stored(flow: OrderFlow, orders: Iterable[InFlightOrder]) -> list[TrackedOrder]:
-    """Track the store's open orders again; each must then be looked up."""
+    """Track the store's open orders again, without a listener (no executor owns them after a
+    restart): each is looked up until the exchange answers for it, and cancelled once the
+    exchange confirms it live."""
     adopted: list[TrackedOrder] = []
     for order in orders:
         if flow.tracker.get(order.client_order_id) is not None:
             continue
         entry = flow.tracker.start_tracking(order)
-        # Its create may never have reached the exchange: lookups decide (and may fail it).
-        flow.tracker.mark_unknown(order.client_order_id)
+        # Whatever its stored state, its create may never have reached the exchange, or it may
+        # be done by now: lookups decide (MAX_NOT_FOUND "no such order" answers end it).
+        entry.outcome_unknown = True
+        # Reduce exposure: nothing would ever close it (apply_report cancels it once live).
+        entry.cancel_wanted = True
         adopted.append(entry)
     return adopted
 
@@ -152,12 +151,15 @@ async def restore_from_store(
     now: float,
     tasks: TaskSet,
 ) -> tuple[list[TrackedOrder], list[str]]:
-    """Adopt the store's open orders, look each up once, cancel untracked orders of ours."""
+    """Adopt the store's open orders (looked up once here, then until the exchange answers for
+    them; cancelled once confirmed live), and cancel untracked open orders of ours."""
     stored = store.open_orders(flow.tracker.connector_name)
     adopted = adopt_stored(flow, stored)
     started = [tasks.run_for(entry, flow.lookup) for entry in adopted]
     if started:
         await asyncio.gather(*started, return_exceptions=True)
+    for entry in adopted:
+        _log_adopted(entry)
     cancelled = await cancel_untracked(flow, symbols, prefix, now)
     log.info(
         "reconcile: %d stored open order(s) adopted, %d untracked cancelled",
@@ -165,6 +167,30 @@ async def restore_from_store(
         len(cancelled),
     )
     return adopted, cancelled
+
+
+def _log_adopted(entry: TrackedOrder) -> None:
+    order = entry.order
+    what = (
+        f"{order.trading_pair} {order.trade_type.value} {order.amount} @ {order.price},"
+        f" filled {order.executed_base}"
+    )
+    cid = order.client_order_id
+    if order.is_done:
+        log.info("reconcile: stored order %s (%s) is %s", cid, what, order.state.value)
+    elif entry.outcome_unknown:
+        log.warning(
+            "reconcile: stored order %s (%s) has no executor after the restart; looking it up,"
+            " it is cancelled if the exchange has it open",
+            cid,
+            what,
+        )
+    else:
+        log.warning(
+            "reconcile: cancelling stored order %s (%s): no executor owns it after the restart",
+            cid,
+            what,
+        )
 
 
 def _order_from_exchange(data: Mapping[str, Any], pair: str, now: float) -> InFlightOrder | None:
@@ -208,11 +234,18 @@ class OrderSupervisor:
         self._next_poll_at = 0.0
         self._next_clock_sync_at = now() + CLOCK_RESYNC_S
         self.fees: tuple[Decimal, Decimal] | None = None  # (maker, taker) from the account
+        # at most one of each in flight (a throttler pause after a 429/418 blocks them all)
+        self._poll_task: asyncio.Task[None] | None = None
+        self._balances_task: asyncio.Task[None] | None = None
+        self._clock_task: asyncio.Task[None] | None = None
 
     async def refresh_balances(self) -> None:
-        """Balances (and fee rates) from GET /api/v3/account; logged when it fails."""
+        """Replace the balances (and fee rates) with GET /api/v3/account; logged when it
+        fails."""
         try:
-            fees = await refresh_balances(self.flow, self.balances)
+            account = await self.flow.rest_call("GET", ACCOUNT_PATH, {"omitZeroBalances": "false"})
+            self.balances.replace_all(parse_account(account), int(account.get("updateTime") or 0))
+            fees = parse_commission_rates(account)
         except BinanceConnectorError as exc:
             log.warning("binance: balances not refreshed: %s", exc)
             return
@@ -243,22 +276,23 @@ class OrderSupervisor:
                 maintain_orders(self.flow, self._tasks, now, stream_up)
             except Exception:
                 log.exception("binance: maintenance failed")
-            if not stream_up and now >= self._next_poll_at:
+            if not stream_up and now >= self._next_poll_at and not _running(self._poll_task):
                 self._next_poll_at = now + self.flow.settings.poll_interval_s
-                self._tasks.spawn(self.reconcile(), "binance-poll")
+                self._poll_task = self._tasks.spawn(self.reconcile(), "binance-poll")
             tie_at = self.balances.tie_seen_at
-            if tie_at is not None and time.monotonic() - tie_at >= BALANCE_SETTLE_S:
+            if (
+                tie_at is not None
+                and time.monotonic() - tie_at >= BALANCE_SETTLE_S
+                and not _running(self._balances_task)
+            ):
                 self.balances.tie_seen_at = None
-                self._tasks.spawn(self.refresh_balances(), "binance-balances")
-            if now >= self._next_clock_sync_at:
+                self._balances_task = self._tasks.spawn(self.refresh_balances(), "binance-balances")
+            if now >= self._next_clock_sync_at and not _running(self._clock_task):
                 # both clocks drift: signed requests must stay inside the recvWindow
                 self._next_clock_sync_at = now + CLOCK_RESYNC_S
-                self._tasks.spawn(self._resync_clock(), "binance-clock")
+                self._clock_task = self._tasks.spawn(self.flow.resync_clock(), "binance-clock")
             await asyncio.sleep(self._interval_s)
 
-    async def _resync_clock(self) -> None:
-        rest = self.flow.rest
-        try:
-            await rest.time_sync.resync(rest)
-        except BinanceConnectorError as exc:
-            log.warning("binance: clock resync failed: %s", exc)
+
+def _running(task: asyncio.Task[None] | None) -> bool:
+    return task is not None and not task.done()

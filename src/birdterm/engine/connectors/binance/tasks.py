@@ -43,12 +43,13 @@ class TaskSet:
         return self.spawn(run(), f"{getattr(action, '__name__', 'action')} {entry.client_order_id}")
 
     async def cancel_all(self) -> None:
-        """Cancel every task and wait for them to end."""
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        if tasks:
+        """Cancel every task and wait for them to end (tasks spawned meanwhile as well)."""
+        while self._tasks:
+            tasks = list(self._tasks)
+            for task in tasks:
+                task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            self._tasks.difference_update(tasks)
 
     def _done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)

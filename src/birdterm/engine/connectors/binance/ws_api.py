@@ -6,8 +6,10 @@ answers are matched by id. The user-data stream is the listenKey-free one (NOTES
 {"subscriptionId", "event"}. The connection is kept up for as long as the client runs:
 after a drop (or a `serverShutdown` / `eventStreamTerminated`) it reconnects with exponential
 backoff and jitter, subscribes again, and calls `on_reconnected` so the owner can reconcile
-what it missed. A request whose answer never came (timeout, the connection dropped while
-waiting) raises RequestOutcomeUnknown: it may have been executed.
+what it missed. So it does after the first subscription when `start` already returned without
+one (the owner went on without the stream meanwhile). A request whose answer never came
+(timeout, the connection dropped while waiting) raises RequestOutcomeUnknown: it may have been
+executed.
 """
 
 from __future__ import annotations
@@ -91,6 +93,9 @@ class WsApiClient:
         self._stopping = False
         self._ready = asyncio.Event()
         self._hooks: set[asyncio.Task[Any]] = set()
+        # the owner has been without the stream (start returned not ready): the next
+        # successful (re)connect calls on_reconnected even if it is the first one
+        self._missed = False
         self.subscription_id: int | None = None
         self.connect_count = 0
         self.reconnect_count = 0
@@ -119,10 +124,11 @@ class WsApiClient:
         if self._task is None or self._task.done():
             self._stopping = False
             self._task = asyncio.create_task(self._run(), name="binance-ws-api")
-        if wait_s is None:
-            return self.ready
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._ready.wait(), wait_s)
+        if wait_s is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._ready.wait(), wait_s)
+        if not self.ready:
+            self._missed = True  # the owner goes on without the stream: reconcile once up
         return self.ready
 
     async def stop(self) -> None:
@@ -136,8 +142,11 @@ class WsApiClient:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-        for task in list(self._hooks):
+        hooks = [task for task in self._hooks if task is not asyncio.current_task()]
+        for task in hooks:
             task.cancel()
+        if hooks:
+            await asyncio.gather(*hooks, return_exceptions=True)
         self._fail_pending("the client stopped")
 
     async def drop_connection(self) -> None:
@@ -227,7 +236,8 @@ class WsApiClient:
             what = "reconnected" if reconnected else "connected"
             log.info("ws api: %s (subscription %s)", what, self.subscription_id)
             self._ready.set()
-            if reconnected and self.on_reconnected is not None:
+            missed, self._missed = self._missed, False
+            if (reconnected or missed) and self.on_reconnected is not None:
                 self._call_hook(self.on_reconnected)
             await reader
         finally:
