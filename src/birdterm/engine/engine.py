@@ -138,6 +138,12 @@ class Engine:
         """The current state, copied: the UI never holds live engine objects."""
         clock = self.clock
         market = self.config.market if self.config else None
+        sessions = tuple(s.view() for s in self.sessions.values())
+        pairs = tuple(market.trading_pairs) if market else ()
+        connector = market.connector if market else None
+        if sessions and not market:
+            pairs = tuple(dict.fromkeys(s.trading_pair for s in sessions))
+            connector = ", ".join(dict.fromkeys(s.connector for s in sessions))
         return EngineView(
             name=self.name,
             running=clock.is_running,
@@ -150,7 +156,7 @@ class Engine:
             errors=clock.error_count,
             store_path=str(self.store.path),
             store_schema_version=self._schema_version,
-            trading_pairs=tuple(market.trading_pairs) if market else (),
-            connector=market.connector if market else None,
-            sessions=tuple(s.view() for s in self.sessions.values()),
+            trading_pairs=pairs,
+            connector=connector,
+            sessions=sessions,
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from rich.markup import escape
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.screen import Screen
@@ -34,6 +35,20 @@ def render_status(view: EngineView) -> str:
         f"pairs      {', '.join(view.trading_pairs) or 'none'}",
         f"store      schema v{view.store_schema_version}",
     ]
+    for session in view.sessions:
+        mid = f"{session.mid_price:.2f}" if session.mid_price is not None else "-"
+        lines += [
+            "",
+            f"[b]{session.controller_id}[/b]  {session.controller_type} {session.trading_pair}",
+            f"  via      {session.connector} {escape('[' + session.health + ']')}",
+            f"  mid      {mid}",
+            f"  execs    {session.active_executors} active, {session.closed_executors} closed",
+            f"  orders   {session.open_orders} open",
+            f"  P&L      {session.pnl_total:.4f} (fees {session.fees:.4f})",
+        ]
+        for asset, (total, free) in sorted(session.balances.items()):
+            if total or asset in session.trading_pair.split("-"):
+                lines.append(f"  {asset:<6} {total:.6f} free {free:.6f}")
     return "\n".join(lines)
 
 
