@@ -20,6 +20,14 @@ from typing import Protocol
 from birdterm.engine.types import OrderState, OrderType, TradeType, TradingRule
 
 
+class NoPriceError(RuntimeError, ValueError):
+    """A pair has no price yet (no synced book and no trade seen), or no market data at all.
+
+    A ValueError (what price readers such as status views catch); also a RuntimeError, which
+    is what `mid_price` raised before.
+    """
+
+
 class WatchKind(Enum):
     """What a price watch waits for."""
 
@@ -71,7 +79,8 @@ class TradingGateway(Protocol):
         """The pair's tick size, step size and minimums."""
 
     def mid_price(self, trading_pair: str) -> Decimal:
-        """The current mid price (last price when there is no book)."""
+        """The current mid price (last price when there is no book); NoPriceError when the
+        pair has no price yet."""
 
     def exit_fee_pct(self, trading_pair: str, order_type: OrderType) -> Decimal:
         """The fee fraction a closing order of this type would pay."""

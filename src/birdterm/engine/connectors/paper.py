@@ -30,7 +30,7 @@ from typing import Protocol
 import numpy as np
 
 from birdterm.engine.clock import Clock, TimeIterator
-from birdterm.engine.connectors.base import GatewayListener
+from birdterm.engine.connectors.base import GatewayListener, NoPriceError
 from birdterm.engine.connectors.sim import SimConnector, to_decimal
 from birdterm.engine.connectors.wallet import Wallet
 from birdterm.engine.order_book import OrderBook
@@ -238,7 +238,7 @@ class PaperConnector(SimConnector, TimeIterator):
             if math.isnan(self.markets[trading_pair].core.current_price):
                 last = self.market_data.last_trade_price(trading_pair)
                 if last is None:
-                    raise RuntimeError(f"{trading_pair}: no price yet (no book and no trade)")
+                    raise NoPriceError(f"{trading_pair}: no price yet (no book and no trade)")
                 return last if isinstance(last, Decimal) else to_decimal(float(last))
         return super().mid_price(trading_pair)
 

@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from birdterm.engine.connectors.base import Fill, GatewayListener, WatchKind
+from birdterm.engine.connectors.base import Fill, GatewayListener, NoPriceError, WatchKind
 from birdterm.engine.connectors.wallet import InsufficientBalance, Wallet
 from birdterm.engine.types import (
     OrderRuleError,
@@ -160,7 +160,7 @@ class SimConnector:
         if cached is not None and cached[0] == value:
             return cached[1]
         if math.isnan(value):
-            raise RuntimeError(f"{trading_pair}: no price yet; advance the market first")
+            raise NoPriceError(f"{trading_pair}: no price yet; advance the market first")
         mid = to_decimal(value)
         self._mid_cache[trading_pair] = (value, mid)
         return mid

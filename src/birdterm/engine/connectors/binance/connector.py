@@ -4,10 +4,13 @@ Market data (rules, books, trades) comes from BinanceMarketData; orders go throu
 user-data events through the WS API's user-data subscription (UserEventHandler). A maintenance
 task drives what must happen until the exchange confirms it: lookups of orders whose create
 outcome is unknown, cancel retries, fetching fills whose events never came, and, while the
-user-data stream is down, polling every open order and the balances over REST. Every
-reconnect of the user-data stream is followed by the same poll (reconcile). Listener callbacks
-are queued and delivered from the event loop soon after, never inside the causing call; watches
-are evaluated on each clock tick at the pair's mid price.
+user-data stream is down, polling every open order and the balances over REST (one poll at a
+time). Every subscription of the user-data stream that follows a time without it (a reconnect,
+or the first one when it was not up by the end of start_network) is followed by the same poll
+(reconcile). Orders restored from the store have no owner: they are cancelled (see
+reconcile.py). Listener callbacks are queued and delivered from the event loop soon after,
+never inside the causing call; watches are evaluated on each clock tick at the pair's mid
+price.
 """
 
 from __future__ import annotations
@@ -21,10 +24,9 @@ from decimal import Decimal
 import aiohttp
 
 from birdterm.engine.clock import Clock, TimeIterator
-from birdterm.engine.connectors.base import GatewayListener, WatchKind
+from birdterm.engine.connectors.base import GatewayListener, NoPriceError, WatchKind
 from birdterm.engine.connectors.binance.auth import BinanceAuth
 from birdterm.engine.connectors.binance.constants import BinanceUrls, make_throttler
-from birdterm.engine.connectors.binance.errors import NoPriceError
 from birdterm.engine.connectors.binance.market_data import BinanceMarketData
 from birdterm.engine.connectors.binance.order_flow import STAT_KEYS, OrderFlow
 from birdterm.engine.connectors.binance.reconcile import OrderSupervisor, restore_from_store

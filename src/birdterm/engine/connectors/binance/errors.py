@@ -5,7 +5,8 @@
 * `RequestOutcomeUnknown`: timeout, dropped connection, 5xx: the request may have been done.
 * `RequestNotSent`: the connection could not even be opened; the request was certainly not done.
 
-`NoPriceError` is not a request error: `mid_price` raises it while a pair has no price yet.
+`NoPriceError` (engine.connectors.base) is not a request error: `mid_price` raises it
+while a pair has no price yet.
 """
 
 from __future__ import annotations
@@ -78,11 +79,3 @@ class RequestNotSent(BinanceConnectorError):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
-
-
-class NoPriceError(RuntimeError, ValueError):
-    """A pair has no price yet (no synced book and no trade seen), or no market data at all.
-
-    A ValueError (what price readers such as status views catch); also a RuntimeError, which
-    is what `mid_price` raised before.
-    """

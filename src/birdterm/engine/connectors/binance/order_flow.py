@@ -173,7 +173,7 @@ class OrderFlow:
         try:
             await self.rest.time_sync.resync(self.rest)
         except BinanceConnectorError as exc:
-            log.warning("orders: clock resync failed: %s", exc)
+            log.warning("binance: clock resync failed: %s", exc)
 
     def _fail(self, entry: TrackedOrder, reason: str) -> None:
         self.tracker.apply_update(entry.client_order_id, OrderState.FAILED, reason=reason)
