@@ -63,6 +63,12 @@ async def test_demo_quotes_through_the_connector_and_stop_cancels_everything(dat
         view = engine.view().sessions[0]
         assert (view.controller_id, view.health, view.active_executors) == ("demo_pmm", "ws", 3)
         assert view.balances["USDT"][0] == Decimal(1000)
+        # the dashboard's reads: the book with our three bids marked, and the executors
+        assert view.book is not None and len(view.book.bids) == len(view.book.asks) == 20
+        assert sorted(p for _, p, _ in view.book.own_orders) == sorted(
+            float(o["price"]) for o in resting
+        )
+        assert [r.status for r in view.executors] == ["RUNNING"] * 3
 
         _, stopped = await run_command(engine, "/stop demo_pmm")
         assert stopped == "stopped demo_pmm: 3 executors closed, no open orders"

@@ -12,9 +12,30 @@ from typing import Protocol
 
 from birdterm.engine.bot_config import BotConfig
 from birdterm.engine.clock import Clock, ClockMode
+from birdterm.engine.executors.base import ExecutorReport
 from birdterm.engine.store import Store
 
 log = logging.getLogger("birdterm.engine")
+
+
+@dataclass(frozen=True, slots=True)
+class BookView:
+    """The top of one pair's order book, with our own resting orders, for the book pane."""
+
+    trading_pair: str
+    bids: tuple[tuple[float, float], ...]  # (price, qty), best first
+    asks: tuple[tuple[float, float], ...]
+    own_orders: tuple[tuple[str, float, float], ...] = ()  # (side BUY/SELL, price, remaining)
+
+
+@dataclass(frozen=True, slots=True)
+class HoldView:
+    """A controller's position hold on its pair."""
+
+    base_amount: Decimal
+    break_even_price: Decimal | None
+    realized_pnl: Decimal
+    unrealized_pnl: Decimal
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +59,10 @@ class SessionView:
     open_orders: int
     balances: dict[str, tuple[Decimal, Decimal]] = field(default_factory=dict)  # total, free
     mid_price: Decimal | None = None
+    book: BookView | None = None
+    executors: tuple[ExecutorReport, ...] = ()  # active first, then the latest closed
+    hold: HoldView | None = None
+    pnl_history: tuple[tuple[float, float], ...] = ()  # (unix seconds, total P&L), oldest first
 
 
 class Session(Protocol):

@@ -15,6 +15,7 @@ from birdterm.engine.connectors.binance.settings import BinanceSettings
 from birdterm.engine.connectors.binance.time_sync import TimeSync
 from birdterm.engine.connectors.paper import PaperConnector
 from birdterm.engine.connectors.wallet import Wallet
+from birdterm.engine.order_book import OrderBook
 from birdterm.engine.store import Store
 from birdterm.engine.types import InFlightOrder, TradeFeeSchema
 from birdterm.sim.fill_model import FillModel
@@ -51,6 +52,9 @@ class LiveGateway(TradingGateway, Protocol):
 
     def open_orders(self) -> list[InFlightOrder]:
         """Orders not yet done."""
+
+    def order_book(self, trading_pair: str) -> OrderBook:
+        """The pair's live order book."""
 
 
 def build_connector(

@@ -12,6 +12,7 @@ import asyncio
 import logging
 import os
 import time
+from collections import deque
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -24,8 +25,10 @@ from birdterm.engine.connectors.binance.rest_client import BinanceRestClient
 from birdterm.engine.connectors.binance.time_sync import TimeSync
 from birdterm.engine.controllers.base import ControllerContext
 from birdterm.engine.controllers.registry import controller_class
-from birdterm.engine.engine import Engine, SessionView
+from birdterm.engine.engine import BookView, Engine, HoldView, SessionView
+from birdterm.engine.executors.base import ExecutorReport
 from birdterm.engine.executors.orchestrator import ExecutorOrchestrator
+from birdterm.engine.types import InFlightOrder
 from birdterm.runner.connectors import LiveGateway, build_connector
 from birdterm.runner.driver import ControllerDriver
 from birdterm.runner.embedded import DEMO_API_KEY, DEMO_API_SECRET, EmbeddedEmulator
@@ -34,6 +37,9 @@ from birdterm.runner.recorder import SessionRecorder
 from birdterm.sim.backtest_config import load_controller_document
 
 log = logging.getLogger("birdterm.runner")
+
+BOOK_LEVELS_SHOWN = 20
+CLOSED_SHOWN = 30  # recently closed executors the dashboard lists
 
 CONNECTORS = ("binance", "binance_paper")
 _REPO_CONFIGS = Path(__file__).resolve().parents[3] / "configs"
@@ -83,6 +89,7 @@ class TradingSession:
         self.recorder: SessionRecorder | None = None
         self.http: aiohttp.ClientSession | None = None
         self.candles: CandleFeedUpdater | None = None
+        self._pnl_samples: deque[tuple[float, float]] = deque(maxlen=3600)
         self.state = "starting"
 
     @property
@@ -213,18 +220,37 @@ class TradingSession:
         mid: Decimal | None = None
         health = self.state
         balances: dict[str, tuple[Decimal, Decimal]] = {}
-        open_orders = 0
+        open_orders: list[InFlightOrder] = []
+        book: BookView | None = None
         if gateway is not None and self.state == "running":
             health = gateway.health
             balances = gateway.balances()
-            open_orders = len(gateway.open_orders())
+            open_orders = gateway.open_orders()
             try:
                 mid = gateway.mid_price(config.trading_pair)
             except (KeyError, ValueError, ArithmeticError, RuntimeError):
                 mid = None  # no price yet (book resyncing, no trade seen)
+            book = self._book_view(gateway, open_orders)
         pnl = None
+        reports: tuple[ExecutorReport, ...] = ()
+        hold: HoldView | None = None
         if orchestrator is not None and mid is not None:
-            pnl = orchestrator.pnl(lambda _pair: mid)
+            price = mid
+            pnl = orchestrator.pnl(lambda _pair: price)
+            self._sample_pnl(pnl.total)
+            active = [e.report(price) for e in orchestrator.active.values()]
+            closed = [e.report(price) for e in orchestrator.closed[-CLOSED_SHOWN:]]
+            reports = (*active, *reversed(closed))
+            position = orchestrator.holds.get((config.id, config.trading_pair))
+            if position is not None:
+                hold = HoldView(
+                    base_amount=position.base_amount,
+                    break_even_price=position.break_even_price(),
+                    realized_pnl=position.realized_pnl_quote,
+                    unrealized_pnl=position.unrealized_pnl_quote(price)
+                    if position.base_amount
+                    else Decimal(0),
+                )
         return SessionView(
             controller_id=config.id,
             controller_type=config.type,
@@ -240,10 +266,34 @@ class TradingSession:
             pnl_position_unrealized=pnl.position_unrealized if pnl else zero,
             fees=pnl.fees if pnl else zero,
             volume=pnl.volume if pnl else zero,
-            open_orders=open_orders,
+            open_orders=len(open_orders),
             balances=balances,
             mid_price=mid,
+            book=book,
+            executors=reports,
+            hold=hold,
+            pnl_history=tuple(self._pnl_samples),
         )
+
+    def _book_view(self, gateway: LiveGateway, open_orders: list[InFlightOrder]) -> BookView | None:
+        pair = self.config.trading_pair
+        try:
+            top = gateway.order_book(pair).top(BOOK_LEVELS_SHOWN)
+        except (KeyError, ValueError, RuntimeError):
+            return None
+        own = tuple(
+            (o.trade_type.value, float(o.price), float(o.remaining_amount))
+            for o in open_orders
+            if o.price is not None and o.trading_pair == pair
+        )
+        return BookView(pair, tuple(top.bids), tuple(top.asks), own)
+
+    def _sample_pnl(self, total: Decimal) -> None:
+        """Keep one total-P&L sample a second (the dashboard's chart), an hour deep."""
+        now = time.time()
+        samples = self._pnl_samples
+        if not samples or now - samples[-1][0] >= 1.0:
+            samples.append((now, float(total)))
 
 
 def _base36(value: int) -> str:

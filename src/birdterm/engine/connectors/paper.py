@@ -229,6 +229,10 @@ class PaperConnector(SimConnector, TimeIterator):
         """The market data's health: "ws", "rest_fallback" or "down"."""
         return self.market_data.health
 
+    def order_book(self, trading_pair: str) -> OrderBook:
+        """The pair's live order book (for display; trading reads go through mid_price)."""
+        return self.market_data.order_book(trading_pair)
+
     def mid_price(self, trading_pair: str) -> Decimal:
         """The live book's mid; the last trade price without a usable book."""
         if trading_pair not in self._at_watch:

@@ -39,6 +39,7 @@ from birdterm.engine.connectors.binance.user_events import BalanceBook, UserEven
 from birdterm.engine.connectors.binance.ws_api import WsApiClient
 from birdterm.engine.connectors.order_tracker import OrderTracker
 from birdterm.engine.connectors.watches import PriceWatches
+from birdterm.engine.order_book import OrderBook
 from birdterm.engine.store import Store, StoreError
 from birdterm.engine.types import (
     InFlightOrder,
@@ -203,6 +204,12 @@ class BinanceConnector(TimeIterator):
         if self.market_data is None:
             raise RuntimeError("start_network() first: trading rules come from exchangeInfo")
         return self.market_data.rules[trading_pair]
+
+    def order_book(self, trading_pair: str) -> OrderBook:
+        """The pair's live order book (for display; trading reads go through mid_price)."""
+        if self.market_data is None:
+            raise NoPriceError(f"{trading_pair}: no market data: start_network() first")
+        return self.market_data.order_book(trading_pair)
 
     def mid_price(self, trading_pair: str) -> Decimal:
         """The book's mid, else the last trade price; NoPriceError (a ValueError) when the
