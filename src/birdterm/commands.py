@@ -19,6 +19,14 @@ class CommandError(Exception):
 
 
 @dataclass(frozen=True, slots=True)
+class ScreenRequest:
+    """A command's ask to show a screen: "backtest", "config_editor" or "book" (select a pair)."""
+
+    name: str
+    args: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
 class CommandResult:
     """What a command produced: text for the log pane, and whether the app should exit."""
 
@@ -27,6 +35,7 @@ class CommandResult:
     # Work that takes a while (connecting, cancelling): the app or the headless runner awaits
     # it in the event loop and shows the line it returns, or its error.
     background: Coroutine[Any, Any, str] | None = None
+    screen: ScreenRequest | None = None  # the app pushes it; the CLI says it needs the app
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +44,7 @@ class CommandContext:
 
     engine: Engine
     commands: tuple[Command, ...] = ()  # filled in by the registry that runs the command
+    configs_dir: Path = Path("configs")  # where /configs, /config NAME and /new look
 
 
 Handler = Callable[[CommandContext, list[str]], CommandResult]

@@ -9,9 +9,10 @@ from rich.markup import escape
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Input, RichLog, Static
+from textual.widgets import Footer, Header, RichLog, Static
 
 from birdterm.engine.engine import EngineView
+from birdterm.screens.widgets.command_line import CommandLine
 
 
 def render_status(view: EngineView) -> str:
@@ -50,15 +51,6 @@ def render_status(view: EngineView) -> str:
             if total or asset in session.trading_pair.split("-"):
                 lines.append(f"  {asset:<6} {total:.6f} free {free:.6f}")
     return "\n".join(lines)
-
-
-class CommandLine(Input):
-    """The slash-command input at the bottom of the screen."""
-
-    def __init__(self) -> None:
-        super().__init__(
-            placeholder="type /help for commands", id="command-line", select_on_focus=False
-        )
 
 
 class MainScreen(Screen[None]):
