@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import logging
-from collections.abc import Coroutine
+import time
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -11,12 +13,19 @@ from textual import on
 from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.message import Message
+from textual.screen import Screen
 from textual.widgets import Input
 
-from birdterm.commands import CommandContext, CommandError, CommandRegistry, default_registry
+from birdterm.commands import (
+    CommandContext,
+    CommandError,
+    CommandRegistry,
+    ScreenRequest,
+    default_registry,
+)
 from birdterm.engine.engine import Engine
 from birdterm.logs import LOG_FORMAT, SecretRedactor
-from birdterm.screens.main import MainScreen
+from birdterm.screens.dashboard import DashboardScreen
 
 
 class LogLine(Message):
@@ -61,19 +70,39 @@ class BirdtermApp(App[None]):
         registry: CommandRegistry,
         autostart: bool = True,
         startup_command: str | None = None,
+        configs_dir: Path = Path("configs"),
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         super().__init__()
         self.engine = engine
         self.registry = registry
         self.autostart = autostart
         self.startup_command = startup_command  # e.g. "/start demo" when birdterm opens
+        self.configs_dir = configs_dir
+        self.wall_clock = wall_clock  # the status bar's clock (tests fix it for snapshots)
         self._log_handler = PaneLogHandler(self, redactor)
+        self.dashboard = DashboardScreen(
+            engine.view, endpoint_of=self._endpoint_of, clock=self._now
+        )
+
+    def _now(self) -> float:
+        return self.wall_clock()
+
+    def _endpoint_of(self, controller_id: str) -> str | None:
+        """The [live] endpoint a running controller file names ("embedded" = the demo)."""
+        session = self.engine.sessions.get(controller_id)
+        live = getattr(getattr(session, "document", None), "live", None)
+        endpoint = getattr(live, "endpoint", None)
+        return endpoint if isinstance(endpoint, str) else None
 
     def on_mount(self) -> None:
-        """Show the main screen, start the engine, repaint on a timer."""
+        """Show the dashboard, start the engine, run the startup command."""
         self.sub_title = self.engine.name
-        self.push_screen(MainScreen(self.engine.view))
+        self.push_screen(self.dashboard)
         logging.getLogger("birdterm").addHandler(self._log_handler)
+        # Everything built so far lives as long as the app: keep it out of the collector's full
+        # passes, which otherwise pause the loop (and the frame in progress) for 40-90 ms.
+        self.call_after_refresh(gc.freeze)
         if self.autostart:
             self.engine.start()
             if self.startup_command:
@@ -85,17 +114,29 @@ class BirdtermApp(App[None]):
         await self.engine.stop()
 
     def action_focus_command(self) -> None:
-        """Put the cursor in the command line, starting with '/'."""
-        command_line = self.screen.query_one("#command-line", Input)
+        """Put the cursor in the command line, starting with '/' (screens without one, such as
+        the config editor, keep the key for themselves)."""
+        matches = self.screen.query("#command-line")
+        if not matches:
+            return
+        command_line = matches.first(Input)
         command_line.focus()
         if not command_line.value:
             command_line.value = "/"
             command_line.cursor_position = 1
 
+    def write_log(self, text: str) -> None:
+        """Show text in the dashboard's log, and on the current screen if it has a log too."""
+        self.dashboard.write_log(text)
+        screen = self.screen
+        if screen is not self.dashboard:
+            write = getattr(screen, "write_log", None)
+            if callable(write):
+                write(text)
+
     def on_log_line(self, message: LogLine) -> None:
         """Append a log record to the log pane."""
-        if isinstance(self.screen, MainScreen):
-            self.screen.write_log(message.text)
+        self.dashboard.write_log(message.text)
 
     @on(Input.Submitted, "#command-line")
     def run_command(self, event: Input.Submitted) -> None:
@@ -107,23 +148,60 @@ class BirdtermApp(App[None]):
 
     def execute(self, line: str) -> None:
         """Run one slash-command line; output and errors go to the log pane."""
-        screen = self.screen
-        assert isinstance(screen, MainScreen)
-        screen.write_log(f"> {line}")
+        self.write_log(f"> {line}")
+        context = CommandContext(self.engine, configs_dir=self.configs_dir)
         try:
-            result = self.registry.run(line, CommandContext(self.engine))
+            result = self.registry.run(line, context)
         except CommandError as exc:
-            screen.write_log(f"error: {exc}")
+            self.write_log(f"error: {exc}")
             return
         except Exception as exc:  # a bug in one command must not take the app (and engine) down
             logging.getLogger("birdterm.commands").exception("command %r failed", line)
-            screen.write_log(f"error: {line} failed unexpectedly: {exc!r} (details in the log)")
+            self.write_log(f"error: {line} failed unexpectedly: {exc!r} (details in the log)")
             return
-        screen.write_log(result.text)
+        if result.text:
+            self.write_log(result.text)
         if result.background is not None:
             self.run_worker(self._finish(line, result.background), group="commands")
+        if result.screen is not None:
+            self.open_screen(result.screen)
         if result.quit:
             self.exit()
+
+    def open_screen(self, request: ScreenRequest) -> None:
+        """Show what a command asked for: a backtest, the config editor, another pair's book."""
+        try:
+            if request.name == "book":
+                self._show_book(str(request.args["trading_pair"]))
+                return
+            screen: Screen[Any]
+            if request.name == "backtest":
+                from birdterm.screens.backtest import BacktestScreen  # loaded when first asked for
+
+                screen = BacktestScreen(**request.args)
+            elif request.name == "config_editor":
+                from birdterm.screens.config_editor import ConfigEditorScreen
+
+                screen = ConfigEditorScreen(**request.args)
+            else:
+                self.write_log(f"error: no screen called {request.name!r}")
+                return
+        except Exception as exc:
+            logging.getLogger("birdterm.app").exception("opening screen %s failed", request.name)
+            self.write_log(f"error: cannot open the {request.name} screen: {exc}")
+            return
+        self.push_screen(screen)
+
+    def _show_book(self, trading_pair: str) -> None:
+        while self.screen is not self.dashboard and len(self.screen_stack) > 2:
+            self.pop_screen()  # back to the dashboard, which sits above the default screen
+        if self.dashboard.select_pair(trading_pair):
+            self.write_log(f"book: {trading_pair}")
+        else:
+            self.write_log(
+                f"book: no running controller trades {trading_pair}; "
+                "it shows once one does (/start a config on that pair)"
+            )
 
     async def _finish(self, line: str, work: Coroutine[Any, Any, str]) -> None:
         """Await a command's background work; show its outcome in the log pane."""
@@ -134,8 +212,7 @@ class BirdtermApp(App[None]):
         except Exception as exc:
             logging.getLogger("birdterm.commands").exception("command %r failed", line)
             text = f"error: {line} failed: {exc} (details in the log)"
-        if isinstance(self.screen, MainScreen):
-            self.screen.write_log(text)
+        self.write_log(text)
 
 
 def create_app(
@@ -144,6 +221,7 @@ def create_app(
     redactor: SecretRedactor | None = None,
     autostart: bool = True,
     startup_command: str | None = None,
+    configs_dir: Path = Path("configs"),
 ) -> BirdtermApp:
     """Build the app; the CLI and the tests both come through here."""
     return BirdtermApp(
@@ -152,4 +230,5 @@ def create_app(
         registry=default_registry(),
         autostart=autostart,
         startup_command=startup_command,
+        configs_dir=configs_dir,
     )
