@@ -247,6 +247,45 @@ async def test_executors_rows_are_diffed_by_id_cell_by_cell(data_dir):
         assert table.cells_updated == settled
 
 
+async def test_executors_repaint_only_the_rows_that_changed(data_dir):
+    app, engine = scripted_app(data_dir, engine_view(session()))
+    async with app.run_test(size=(160, 50)) as pilot:
+        table = app.dashboard.query_one(ExecutorsTable)
+        await pilot.pause()
+        strips = {key: strip for key, (_, strip) in table._strips.items()}
+        assert set(strips) == {"demo_pmm-abc-1", "demo_pmm-abc-2", "demo_pmm-abc-3"}
+        moved = report(2, unrealized_pnl_quote=D("-0.0040"), net_pnl_quote=D("-0.0040"))
+        engine.current = engine_view(session(executors=(report(1), moved, closed(3))))
+        await wait_for(
+            pilot, lambda: table._strips["demo_pmm-abc-2"][1] is not strips["demo_pmm-abc-2"]
+        )
+        # the other rows kept their rendered lines: nothing cached for them was thrown away
+        assert table._strips["demo_pmm-abc-1"][1] is strips["demo_pmm-abc-1"]
+        assert table._strips["demo_pmm-abc-3"][1] is strips["demo_pmm-abc-3"]
+        assert "-0.0040" in table._strips["demo_pmm-abc-2"][1].text
+        # a row that goes away takes its line with it
+        engine.current = engine_view(session(executors=(report(1), moved)))
+        await wait_for(pilot, lambda: table.row_count == 2)
+        await pilot.pause()
+        assert set(table._strips) == {"demo_pmm-abc-1", "demo_pmm-abc-2"}
+
+
+async def test_executors_row_cursor_follows_the_keys(data_dir):
+    app, _ = scripted_app(data_dir, engine_view(session()))
+    async with app.run_test(size=(160, 50)) as pilot:
+        table = app.dashboard.query_one(ExecutorsTable)
+        table.focus()
+        assert table.cursor_row == 0
+        await pilot.press("down", "down", "down")  # stops at the last row
+        assert table.cursor_row == 2
+        await pilot.press("up")
+        assert table.cursor_row == 1
+        await pilot.press("home")
+        assert table.cursor_row == 0
+        await pilot.press("end")
+        assert table.cursor_row == 2
+
+
 async def test_closed_executors_of_every_session_come_after_the_active_ones(data_dir):
     eth = session(controller_id="eth_grid", trading_pair="ETH-USDT", executors=(report(9),))
     app, _ = scripted_app(data_dir, engine_view(session(), eth))
