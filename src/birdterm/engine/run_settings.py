@@ -12,11 +12,14 @@ runs with no account and no internet).
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 ZERO = Decimal(0)
+
+# Balances by asset; a negative one is refused with the asset in the error's field path.
+Balances = dict[str, Annotated[Decimal, Field(ge=0)]]
 
 BINANCE_URLS: dict[str, tuple[str, str, str]] = {
     # endpoint: (REST, WebSocket API, market streams)
@@ -91,35 +94,17 @@ class EmulatorSettings(_Section):
     seed: int = Field(default=7, ge=0)
     start_price: Decimal = Field(default=Decimal(30000), gt=0)
     history_days: float = Field(default=1.0, gt=0, le=31, description="klines served back in time")
-    balances: dict[str, Decimal] = Field(
-        default_factory=lambda: {"USDT": Decimal(1000), "BTC": Decimal(0)}
-    )
-
-    @field_validator("balances")
-    @classmethod
-    def _non_negative(cls, value: dict[str, Decimal]) -> dict[str, Decimal]:
-        for asset, amount in value.items():
-            if amount < 0:
-                raise ValueError(f"{asset} balance {amount} must be >= 0")
-        return value
+    balances: Balances = Field(default_factory=lambda: {"USDT": Decimal(1000), "BTC": Decimal(0)})
 
 
 class PaperSettings(_Section):
     """[paper]: the simulated wallet and fees of a paper connector."""
 
-    initial_balances: dict[str, Decimal] = Field(
+    initial_balances: Balances = Field(
         default_factory=lambda: {"USDT": Decimal(1000), "BTC": Decimal(0)}
     )
     maker_fee: Decimal = Field(default=Decimal("0.001"), ge=Decimal("-0.01"), le=Decimal("0.1"))
     taker_fee: Decimal = Field(default=Decimal("0.001"), ge=Decimal("-0.01"), le=Decimal("0.1"))
-
-    @field_validator("initial_balances")
-    @classmethod
-    def _non_negative(cls, value: dict[str, Decimal]) -> dict[str, Decimal]:
-        for asset, amount in value.items():
-            if amount < 0:
-                raise ValueError(f"{asset} balance {amount} must be >= 0")
-        return value
 
 
 RUN_SECTIONS: dict[str, tuple[Any, Any]] = {

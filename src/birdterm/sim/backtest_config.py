@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from birdterm.engine.controllers.base import ControllerConfig
 from birdterm.engine.controllers.registry import load_controller_file
-from birdterm.engine.run_settings import RUN_SECTIONS
+from birdterm.engine.run_settings import RUN_SECTIONS, Balances
 from birdterm.sim.fill_model import FillModel
 
 
@@ -53,7 +53,7 @@ class BacktestSettings(BaseModel):
     start: datetime | None = None
     end: datetime | None = None
     synthetic: SyntheticMarket = SyntheticMarket()
-    initial_balances: dict[str, Decimal] = Field(default_factory=lambda: {"USDT": Decimal(1000)})
+    initial_balances: Balances = Field(default_factory=lambda: {"USDT": Decimal(1000)})
     maker_fee: Decimal = Field(default=Decimal("0.001"), ge=Decimal("-0.01"), le=Decimal("0.1"))
     taker_fee: Decimal = Field(default=Decimal("0.001"), ge=Decimal("-0.01"), le=Decimal("0.1"))
     fee_token: str | None = Field(
@@ -68,14 +68,6 @@ class BacktestSettings(BaseModel):
         description="active executors at the end: keep their inventory in the position hold, "
         "or close it at market",
     )
-
-    @field_validator("initial_balances")
-    @classmethod
-    def _non_negative(cls, value: dict[str, Decimal]) -> dict[str, Decimal]:
-        for asset, amount in value.items():
-            if amount < 0:
-                raise ValueError(f"{asset} balance {amount} must be >= 0")
-        return value
 
     @field_validator("start", "end")
     @classmethod
