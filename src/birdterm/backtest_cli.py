@@ -36,22 +36,22 @@ def parse_when(value: str | None, option: str) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def run_backtest(
+def prepare_backtest(
     configs: list[Path],
     data: str | None = None,
     start: str | None = None,
     end: str | None = None,
     days: float | None = None,
     console: Console | None = None,
-    progress: bool = True,
-) -> BacktestResult:
-    """Load the files and data, run, and return the result (errors are raised, not printed)."""
+) -> tuple[BacktestEngine, list[MarketData]]:
+    """Load the files and data into a ready engine (errors are raised, not printed); the CLI
+    and the app's backtest worker both start here."""
     if not configs:
         raise BacktestUsageError(
             "give at least one controller file, e.g. configs/pmm_inventory.toml"
         )
     if days is not None and days <= 0:
-        raise BacktestUsageError(f"--days {days}: must be > 0")
+        raise BacktestUsageError(f"--days {days:g}: must be > 0")
     loaded = [load_backtest_file(path) for path in configs]
     controllers = [c for c, _ in loaded]
     settings = loaded[0][1]
@@ -72,7 +72,20 @@ def run_backtest(
         first = int(markets[0].data["ts"][0])
         cut = datetime.fromtimestamp(first / 1000, UTC) + timedelta(days=days)
         markets = [load_market_data(p, settings, data, None, cut) for p in pairs]
-    engine = BacktestEngine(controllers, markets, settings)
+    return BacktestEngine(controllers, markets, settings), markets
+
+
+def run_backtest(
+    configs: list[Path],
+    data: str | None = None,
+    start: str | None = None,
+    end: str | None = None,
+    days: float | None = None,
+    console: Console | None = None,
+    progress: bool = True,
+) -> BacktestResult:
+    """Load the files and data, run, and return the result (errors are raised, not printed)."""
+    engine, markets = prepare_backtest(configs, data, start, end, days, console)
     if console is not None:
         for market in markets:
             console.print(describe_data(market), markup=False, highlight=False)

@@ -18,7 +18,7 @@ import sys
 import traceback
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -113,29 +113,12 @@ def load_and_run(
     progress: Callable[[float], None] | None = None,
 ) -> tuple[Any, list[Any]]:
     """Load the file and data as `birdterm backtest` does, run; (BacktestResult, markets)."""
-    from birdterm.backtest_cli import BacktestUsageError, parse_when
-    from birdterm.sim.backtest import BacktestEngine
-    from birdterm.sim.backtest_config import load_backtest_file
-    from birdterm.sim.backtest_data import load_market_data
+    from birdterm.backtest_cli import prepare_backtest
 
-    if request.days is not None and request.days <= 0:
-        raise BacktestUsageError(f"--days {request.days:g}: must be > 0")
-    controller, settings = load_backtest_file(request.config_path)
-    start_at = parse_when(request.start, "--start")
-    end_at = parse_when(request.end, "--end")
-    if request.days is not None:
-        synthetic = settings.synthetic.model_copy(update={"days": request.days})
-        settings = settings.model_copy(update={"synthetic": synthetic})
-        if start_at is not None:
-            end_at = start_at + timedelta(days=request.days)
-    pair, data = controller.trading_pair, request.data
-    markets = [load_market_data(pair, settings, data, start_at, end_at)]
-    if request.days is not None and start_at is None and (data or settings.data):
-        first = int(markets[0].data["ts"][0])
-        cut = datetime.fromtimestamp(first / 1000, UTC) + timedelta(days=request.days)
-        markets = [load_market_data(pair, settings, data, None, cut)]
-    result = BacktestEngine([controller], markets, settings).run(progress=progress)
-    return result, markets
+    engine, markets = prepare_backtest(
+        [request.config_path], request.data, request.start, request.end, request.days
+    )
+    return engine.run(progress=progress), markets
 
 
 def bucket_ms_for(span_ms: int, interval_ms: int) -> int:

@@ -4,6 +4,7 @@ paper trading on the emulator's public data, /start and /stop, the store written
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from decimal import Decimal
 
@@ -69,6 +70,12 @@ async def test_demo_quotes_through_the_connector_and_stop_cancels_everything(dat
             float(o["price"]) for o in resting
         )
         assert [r.status for r in view.executors] == ["RUNNING"] * 3
+        # the P&L history is sampled by the clock (once a second), not by whoever reads it
+        ticks = engine.clock.tick_count
+        await wait_until(lambda: engine.clock.tick_count >= ticks + 6, timeout=10)
+        history = engine.view().sessions[0].pnl_history
+        assert len(history) >= 2
+        assert all(b[0] - a[0] >= 1.0 for a, b in itertools.pairwise(history))
 
         _, stopped = await run_command(engine, "/stop demo_pmm")
         assert stopped == "stopped demo_pmm: 3 executors closed, no open orders"

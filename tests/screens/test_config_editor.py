@@ -14,7 +14,7 @@ from birdterm.screens.config_editor import (
     ConfirmScreen,
     validate_config_text,
 )
-from birdterm.screens.main import MainScreen
+from birdterm.screens.dashboard import DashboardScreen
 
 from tests.helpers import EXAMPLE_CONFIG, REPO
 
@@ -206,7 +206,7 @@ async def test_leaving_with_unsaved_changes_asks_first(data_dir, tmp_path):
         await open_editor(app, pilot, path)
         await pilot.press("escape")
         await pilot.pause()
-        assert isinstance(app.screen, MainScreen)
+        assert isinstance(app.screen, DashboardScreen)
 
         screen = await open_editor(app, pilot, path)
         await retype_value(pilot, screen.editor, "seed = 7", "7", "9")
@@ -222,7 +222,7 @@ async def test_leaving_with_unsaved_changes_asks_first(data_dir, tmp_path):
         assert isinstance(app.screen, ConfirmScreen)
         await pilot.press("y")
         await pilot.pause()
-        assert isinstance(app.screen, MainScreen)
+        assert isinstance(app.screen, DashboardScreen)
         assert app.is_running
     assert path.read_bytes() == before
 
@@ -294,7 +294,7 @@ async def test_saving_the_running_demo_offers_a_live_update(data_dir, tmp_path):
         assert "keeps its settings until restarted" in screen_text(screen)
         await pilot.press("escape")
         await pilot.pause()
-        assert isinstance(app.screen, MainScreen)
+        assert isinstance(app.screen, DashboardScreen)
 
 
 def test_validation_error_snapshot(snap_compare, data_dir, tmp_path, monkeypatch):

@@ -20,19 +20,18 @@ from birdterm.engine.connectors.binance.constants import (
 from birdterm.engine.connectors.throttler import AsyncThrottler
 from birdterm.sim.data import TRADE_DTYPE, format_ts
 from birdterm.sim.data_cache import CandleCache, TradeCache
-from birdterm.sim.data_fetch import (
-    PAGE_LIMIT,
+from birdterm.sim.data_fetch import PAGE_LIMIT, fetch_history
+from birdterm.sim.data_fetch_cli import data_fetch_command, parse_request, report_lines
+from birdterm.sim.data_fetch_request import (
     BadArgument,
     FetchError,
     FetchReport,
     FetchRequest,
     agg_trades_to_array,
     candle_gaps,
-    fetch_history,
     klines_to_candles,
     trade_gaps,
 )
-from birdterm.sim.data_fetch_cli import data_fetch_command, parse_request, report_lines
 from birdterm.sim.emulator.default_exchange import build_default_exchange
 from birdterm.sim.emulator.faults import FaultConfig
 from birdterm.sim.emulator.rate_limits import RateLimit

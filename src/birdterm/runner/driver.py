@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 
 from birdterm.engine.clock import TimeIterator
 from birdterm.engine.controllers.base import Controller, apply_actions
@@ -16,9 +17,15 @@ class ControllerDriver(TimeIterator):
     """Ticks after the connector: a controller decides every update interval, and at once when
     one of its executors changed (as in a backtest). `halt()` ends its decisions for good."""
 
-    def __init__(self, controller: Controller, orchestrator: ExecutorOrchestrator) -> None:
+    def __init__(
+        self,
+        controller: Controller,
+        orchestrator: ExecutorOrchestrator,
+        after_tick: Callable[[float], None] | None = None,
+    ) -> None:
         self.controller = controller
         self.orchestrator = orchestrator
+        self.after_tick = after_tick  # e.g. the session's P&L sampling
         self.halted = False
         self.decisions = 0
         self._due = -math.inf
@@ -32,6 +39,8 @@ class ControllerDriver(TimeIterator):
         """Decide if due; a decision that raises is logged and retried next interval."""
         if self.halted:
             return
+        if self.after_tick is not None:
+            self.after_tick(timestamp)
         changed = self.controller.id in self.orchestrator.changed
         if timestamp < self._due and not changed:
             return

@@ -18,7 +18,7 @@ from birdterm.engine.clock import Clock, TimeIterator
 from birdterm.engine.connectors.binance.rest_client import BinanceRestClient
 from birdterm.engine.connectors.binance.rules import pair_to_symbol
 from birdterm.sim.data import CANDLE_DTYPE
-from birdterm.sim.data_fetch import klines_to_candles
+from birdterm.sim.data_fetch_request import klines_to_candles
 
 log = logging.getLogger("birdterm.runner")
 

@@ -151,7 +151,7 @@ class TradingSession:
             log.info("%s: %d closed 1m candles loaded", config.id, loaded)
             feeds[config.trading_pair] = self.candles.feed
         controller = cls(config, ControllerContext(self.gateway, self.orchestrator, feeds))
-        self.driver = ControllerDriver(controller, self.orchestrator)
+        self.driver = ControllerDriver(controller, self.orchestrator, after_tick=self.sample_pnl)
         self.engine.clock.add_iterator(self.gateway)
         if self.candles is not None:
             self.engine.clock.add_iterator(self.candles)
@@ -237,7 +237,6 @@ class TradingSession:
         if orchestrator is not None and mid is not None:
             price = mid
             pnl = orchestrator.pnl(lambda _pair: price)
-            self._sample_pnl(pnl.total)
             active = [e.report(price) for e in orchestrator.active.values()]
             closed = [e.report(price) for e in orchestrator.closed[-CLOSED_SHOWN:]]
             reports = (*active, *reversed(closed))
@@ -288,12 +287,17 @@ class TradingSession:
         )
         return BookView(pair, tuple(top.bids), tuple(top.asks), own)
 
-    def _sample_pnl(self, total: Decimal) -> None:
-        """Keep one total-P&L sample a second (the dashboard's chart), an hour deep."""
-        now = time.time()
-        samples = self._pnl_samples
-        if not samples or now - samples[-1][0] >= 1.0:
-            samples.append((now, float(total)))
+    def sample_pnl(self, timestamp: float) -> None:
+        """Keep one total-P&L sample a second (the dashboard's chart), an hour deep; called
+        by the controller's driver on each tick, so the history exists with or without a UI."""
+        samples, orchestrator, gateway = self._pnl_samples, self.orchestrator, self.gateway
+        if (samples and timestamp - samples[-1][0] < 1.0) or orchestrator is None or not gateway:
+            return
+        try:
+            mid = gateway.mid_price(self.config.trading_pair)
+        except (KeyError, ValueError, ArithmeticError, RuntimeError):
+            return  # no price yet
+        samples.append((timestamp, float(orchestrator.pnl(lambda _pair: mid).total)))
 
 
 def _base36(value: int) -> str:

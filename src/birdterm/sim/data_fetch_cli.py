@@ -12,13 +12,12 @@ import typer
 from birdterm.engine.connectors.binance.constants import REST_URL
 from birdterm.paths import default_data_dir
 from birdterm.sim.data import format_ts
-from birdterm.sim.data_fetch import (
+from birdterm.sim.data_fetch_request import (
     KLINE_INTERVALS,
     BadArgument,
     FetchError,
     FetchReport,
     FetchRequest,
-    fetch_history,
 )
 
 PROGRESS_EVERY_PAGES = 50
@@ -83,6 +82,8 @@ def run_fetch(request: FetchRequest, cache: Path, echo: bool = True) -> FetchRep
         pages += 1
         if echo and pages % PROGRESS_EVERY_PAGES == 0:
             typer.echo(f"  {kind}: up to {format_ts(last_ts)} UTC ({pages} pages)", err=True)
+
+    from birdterm.sim.data_fetch import fetch_history  # aiohttp only when fetching
 
     return asyncio.run(fetch_history(request, cache, on_page=progress))
 

@@ -8,18 +8,15 @@ import signal
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from birdterm.sim.emulator.default_exchange import (
-    DEFAULT_BALANCES,
-    DEMO_API_KEY,
-    DEMO_API_SECRET,
-    build_default_exchange,
-)
+from birdterm.sim.emulator.demo_account import DEFAULT_BALANCES, DEMO_API_KEY, DEMO_API_SECRET
 from birdterm.sim.emulator.faults import FaultConfig
-from birdterm.sim.emulator.server import EmulatorServer, wall_clock_ms
+
+if TYPE_CHECKING:
+    from birdterm.sim.emulator.server import EmulatorServer
 
 
 class Market(StrEnum):
@@ -118,6 +115,10 @@ def emulator_command(
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     balances = parse_balances(balance or [])
+    # the server is imported only when it runs: every other `birdterm` command starts faster
+    from birdterm.sim.emulator.default_exchange import build_default_exchange
+    from birdterm.sim.emulator.server import EmulatorServer, wall_clock_ms
+
     try:
         exchange = build_default_exchange(
             seed=seed,

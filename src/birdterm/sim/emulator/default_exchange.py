@@ -7,6 +7,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from birdterm.sim.emulator.default_symbols import default_symbols
+from birdterm.sim.emulator.demo_account import DEFAULT_BALANCES, DEMO_API_KEY, DEMO_API_SECRET
 from birdterm.sim.emulator.exchange import Exchange
 from birdterm.sim.emulator.history import MarketHistory
 from birdterm.sim.emulator.recorded_replay import RecordedBookReplay
@@ -14,18 +15,12 @@ from birdterm.sim.emulator.replay import MarketReplay
 from birdterm.sim.emulator.symbols import SymbolRules
 from birdterm.sim.emulator.synthetic_book import SyntheticBookReplay
 
-# Demo credentials printed by `birdterm emulator` (HMAC; letters/digits as Binance keys are).
-DEMO_API_KEY = "birdtermDemoApiKey"
-DEMO_API_SECRET = "birdtermDemoApiSecret"
-DEFAULT_BALANCES: dict[str, Decimal] = {
-    "USDT": Decimal(100_000),
-    "BTC": Decimal(1),
-    "ETH": Decimal(10),
-}
 DEFAULT_START_PRICES: dict[str, Decimal] = {
     "BTCUSDT": Decimal(60_000),
     "ETHUSDT": Decimal(3_000),
 }
+__all__ = ["DEFAULT_BALANCES", "DEMO_API_KEY", "DEMO_API_SECRET", "build_default_exchange"]
+
 MARKETS = ("synthetic", "recorded")
 # ../shared/data/hftbacktest beside the checkout (see its README.md).
 DEFAULT_DATA_DIR = Path(__file__).resolve().parents[5] / "shared" / "data" / "hftbacktest"
